@@ -1,0 +1,194 @@
+//! The function's configuration, read once from the environment the deploy template sets.
+
+use crate::connection::SecretFormat;
+use crate::target::{ConnId, TargetSpec};
+
+pub const DEFAULT_PREFIX: &str = "airflow/connections";
+pub const DEFAULT_SEP: &str = "/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The connections a scheduled run refreshes.
+    pub connections: Vec<TargetSpec>,
+    pub prefix: String,
+    pub sep: String,
+    /// The format of secrets this function creates.
+    pub format: SecretFormat,
+    pub kms_key_id: Option<String>,
+}
+
+/// A configuration problem, naming the variable and what to put there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Characters Secrets Manager allows in a secret name.
+fn is_secret_name_text(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let connections = match var("CONNECTIONS") {
+            Some(raw) => parse_connections(&raw)?,
+            None => Vec::new(),
+        };
+        let prefix = var("CONNECTIONS_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
+        if !is_secret_name_text(&prefix) {
+            return Err(ConfigError::new(
+                "CONNECTIONS_PREFIX",
+                format!(
+                    "{prefix:?} has characters a secret name cannot hold (allowed: letters, digits, /_+=.@-)"
+                ),
+            ));
+        }
+        // A separator may legitimately be a single space-free character such as `_`.
+        let sep = lookup("CONNECTIONS_SEP")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_SEP.into());
+        if !is_secret_name_text(&sep) {
+            return Err(ConfigError::new(
+                "CONNECTIONS_SEP",
+                format!(
+                    "{sep:?} has characters a secret name cannot hold (allowed: letters, digits, /_+=.@-)"
+                ),
+            ));
+        }
+        let format = match var("SECRET_FORMAT") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|problem| ConfigError::new("SECRET_FORMAT", problem))?,
+            None => SecretFormat::default(),
+        };
+        Ok(Self {
+            connections,
+            prefix,
+            sep,
+            format,
+            kms_key_id: var("KMS_KEY_ID").map(|v| v.trim().to_owned()),
+        })
+    }
+}
+
+/// `CONNECTIONS` is either `a,b,c` or a JSON array of `{"conn_id", "region", "registry"}`.
+fn parse_connections(raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
+    let raw = raw.trim();
+    if raw.starts_with('[') {
+        return serde_json::from_str(raw).map_err(|e| {
+            ConfigError::new(
+                "CONNECTIONS",
+                format!(
+                    "not a valid JSON array of {{\"conn_id\", \"region\", \"registry\"}} objects: {e}"
+                ),
+            )
+        });
+    }
+    raw.split(',')
+        .map(str::trim)
+        .map(|id| {
+            ConnId::try_from(id.to_owned())
+                .map(TargetSpec::new)
+                .map_err(|e| ConfigError::new("CONNECTIONS", e.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{Region, Registry};
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_airflow_backend() {
+        let s = settings(&[("CONNECTIONS", "docker_ecr")]).unwrap();
+        assert_eq!(s.prefix, "airflow/connections");
+        assert_eq!(s.sep, "/");
+        assert_eq!(s.format, SecretFormat::Json);
+        assert_eq!(s.kms_key_id, None);
+        assert_eq!(s.connections.len(), 1);
+    }
+
+    #[test]
+    fn comma_list_and_json_array_are_both_accepted() {
+        let s = settings(&[("CONNECTIONS", " a, b ,c ")]).unwrap();
+        let ids: Vec<_> = s
+            .connections
+            .iter()
+            .map(|c| c.conn_id.to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+
+        let s = settings(&[(
+            "CONNECTIONS",
+            r#"[{"conn_id":"ecr_eu","region":"eu-west-1","registry":"210987654321"},{"conn_id":"own"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(
+            s.connections[0].region,
+            Some(Region::try_from("eu-west-1".to_owned()).unwrap())
+        );
+        assert_eq!(
+            s.connections[0].registry,
+            Some(Registry::Account("210987654321".into()))
+        );
+        assert_eq!(s.connections[1].region, None);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_the_problem() {
+        let err = settings(&[("CONNECTIONS", "a,,b")]).unwrap_err();
+        assert_eq!(err.variable, "CONNECTIONS");
+        assert!(err.to_string().contains("invalid conn_id \"\""), "{err}");
+
+        let err = settings(&[("CONNECTIONS", r#"[{"conn_id":"a","region":"mars"}]"#)]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid configuration: CONNECTIONS:"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("invalid region \"mars\""), "{err}");
+
+        let err = settings(&[("SECRET_FORMAT", "yaml")]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_FORMAT");
+
+        let err = settings(&[("CONNECTIONS_PREFIX", "airflow connections")]).unwrap_err();
+        assert_eq!(err.variable, "CONNECTIONS_PREFIX");
+        let err = settings(&[("CONNECTIONS_SEP", ":")]).unwrap_err();
+        assert_eq!(err.variable, "CONNECTIONS_SEP");
+    }
+
+    #[test]
+    fn unset_connections_means_only_manual_requests_have_work() {
+        let s = settings(&[("KMS_KEY_ID", "alias/airflow")]).unwrap();
+        assert!(s.connections.is_empty());
+        assert_eq!(s.kms_key_id.as_deref(), Some("alias/airflow"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The Lambda handler: event in, report or a typed function error out.
+
+use crate::config::{ConfigError, Settings};
+use crate::ecr::Ecr;
+use crate::metrics;
+use crate::refresh::{self, Aws, Run};
+use crate::report::{RefreshFailed, Report};
+use crate::request::{Request, RequestError};
+use crate::secrets::Secrets;
+use crate::target::{self, Region, TargetError};
+use aws_config::SdkConfig;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Time kept back before the Lambda deadline to return an error instead of being killed.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Everything an invocation needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub aws: Aws,
+    /// A bad configuration fails every invocation loudly, rather than the process at init.
+    pub settings: Result<Settings, ConfigError>,
+    pub region: Option<Region>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("invalid connections: {0}; nothing was written")]
+    Target(#[from] TargetError),
+    #[error(
+        "no connections to refresh: set CONNECTIONS, or send {{\"connections\": [{{\"conn_id\": \"...\"}}]}}"
+    )]
+    NothingToRefresh,
+    #[error(transparent)]
+    Refresh(#[from] RefreshFailed),
+    #[error(
+        "stopped {0:?} before the Lambda timeout with work still in flight; secrets already \
+         written are valid, the rest are unchanged. Raise the function's timeout"
+    )]
+    Deadline(Duration),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        let error_type = match &err {
+            HandlerError::Config(_) => "InvalidConfiguration",
+            HandlerError::Request(_) | HandlerError::Target(_) => "InvalidRequest",
+            HandlerError::NothingToRefresh => "NothingToRefresh",
+            HandlerError::Refresh(_) => "RefreshFailed",
+            HandlerError::Deadline(_) => "DeadlineReached",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+impl App {
+    pub fn new(sdk: &SdkConfig, settings: Result<Settings, ConfigError>) -> Self {
+        Self {
+            aws: Aws {
+                ecr: Ecr::new(sdk),
+                secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)),
+            },
+            settings,
+            region: sdk
+                .region()
+                .and_then(|r| Region::try_from(r.to_string()).ok()),
+        }
+    }
+
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(&sdk, Settings::from_env())
+    }
+
+    /// Runs one request to completion: the core that the Lambda and the CLI share.
+    pub async fn run(&self, request: Request) -> Result<Report, HandlerError> {
+        let settings = self.settings.as_ref().map_err(Clone::clone)?;
+        let region = self.region.as_ref().ok_or_else(|| ConfigError {
+            variable: "AWS_REGION",
+            problem: "no region is set; Lambda sets it, elsewhere export AWS_REGION".into(),
+        })?;
+        let specs = request
+            .connections
+            .as_ref()
+            .unwrap_or(&settings.connections);
+        if specs.is_empty() {
+            return Err(HandlerError::NothingToRefresh);
+        }
+        let targets = target::resolve_all(specs, region)?;
+        let run = Run {
+            settings,
+            dry_run: request.dry_run,
+        };
+        Ok(refresh::refresh(&self.aws, run, &targets).await?)
+    }
+}
+
+/// How long this invocation may run before it must answer. `None` without a deadline
+/// (tests that call the handler with `Context::default()`).
+fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN))
+}
+
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, HandlerError> {
+    let (payload, context) = event.into_parts();
+    let request = Request::from_event(payload)?;
+    let dry_run = request.dry_run;
+    let work = app.run(request);
+    let result = match time_left(context.deadline, SystemTime::now()) {
+        Some(left) => tokio::time::timeout(left, work)
+            .await
+            .unwrap_or(Err(HandlerError::Deadline(DEADLINE_MARGIN))),
+        None => work.await,
+    };
+    if !dry_run {
+        emit_metrics(&result);
+    }
+    result
+}
+
+fn emit_metrics(result: &Result<Report, HandlerError>) {
+    let (refreshed, failed) = match result {
+        Ok(report) => (report.connections.as_slice(), 0),
+        Err(HandlerError::Refresh(e)) => (e.refreshed.as_slice(), e.failed.len()),
+        Err(_) => return,
+    };
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
+    println!(
+        "{}",
+        metrics::record(&function, refreshed, failed, SystemTime::now())
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_keeps_a_margin_before_the_deadline() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(time_left(0, now), None);
+        assert_eq!(
+            time_left(1_010_000, now),
+            Some(Duration::from_millis(8_500))
+        );
+        assert_eq!(time_left(1_000_500, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn errors_map_to_distinct_lambda_error_types() {
+        let d: Diagnostic = HandlerError::NothingToRefresh.into();
+        assert_eq!(d.error_type, "NothingToRefresh");
+        assert!(d.error_message.contains("set CONNECTIONS"));
+    }
+}

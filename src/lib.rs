@@ -1,0 +1,15 @@
+//! Keeps Apache Airflow's Docker connections to Amazon ECR logged in: one ECR token per
+//! region, written into each connection's secret in AWS Secrets Manager.
+
+pub mod aws_error;
+pub mod config;
+pub mod connection;
+pub mod ecr;
+pub mod handler;
+pub mod metrics;
+pub mod refresh;
+pub mod report;
+pub mod request;
+pub mod secrets;
+pub mod target;
+pub mod token;

@@ -1,0 +1,237 @@
+//! One refresh, in one direction: targets -> one token per region -> existing secrets ->
+//! new values (pure) -> writes -> report. A failing connection never stops the others.
+
+use crate::aws_error::AwsError;
+use crate::config::Settings;
+use crate::connection::{self, ConnectionError, DockerLogin};
+use crate::ecr::{Ecr, EcrError, RegionToken};
+use crate::report::{self, Action, Failed, RefreshFailed, Refreshed, Report};
+use crate::secrets::{Current, Secrets, Write};
+use crate::target::{Region, Target, secret_name};
+use crate::token;
+use futures::StreamExt;
+use futures::future::join_all;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+
+/// Writes in flight at once: enough to hide latency, few enough to stay under
+/// Secrets Manager's per-account request rate.
+const CONCURRENT_WRITES: usize = 8;
+
+/// Why one connection was not refreshed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetFailure {
+    #[error(transparent)]
+    Token(#[from] EcrError),
+    #[error("reading the secret: {0}")]
+    Read(AwsError),
+    #[error(
+        "the secret holds SecretBinary, which Airflow never reads; it was left untouched \
+         (store the connection as a SecretString)"
+    )]
+    Binary,
+    #[error("{0}; the secret was left untouched")]
+    Value(#[from] ConnectionError),
+    #[error("writing the secret: {0}")]
+    Write(AwsError),
+}
+
+/// The AWS side of a run, built once per process and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub ecr: Ecr,
+    pub secrets: Secrets,
+}
+
+/// Where a run writes and in what format new secrets start.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub settings: &'a Settings,
+    pub dry_run: bool,
+}
+
+pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Report, RefreshFailed> {
+    let names: Vec<String> = targets
+        .iter()
+        .map(|t| secret_name(&run.settings.prefix, &run.settings.sep, &t.conn_id))
+        .collect();
+    let regions: BTreeSet<&Region> = targets.iter().map(|t| &t.region).collect();
+    let (tokens, mut current) = tokio::join!(
+        join_all(
+            regions
+                .into_iter()
+                .map(|r| async move { (r.clone(), aws.ecr.token(r).await) })
+        ),
+        aws.secrets.read(&names),
+    );
+    let tokens: HashMap<Region, Result<RegionToken, EcrError>> = tokens.into_iter().collect();
+
+    let jobs = targets.iter().zip(&names).map(|(target, name)| {
+        let token = &tokens[&target.region];
+        let existing = current.remove(name).unwrap_or_else(|| {
+            Err(AwsError::new(
+                "secretsmanager:BatchGetSecretValue",
+                None,
+                Some("no answer"),
+            ))
+        });
+        async move {
+            let result = refresh_one(aws, run, target, name, token, existing).await;
+            (target, name, result)
+        }
+    });
+    let results: Vec<_> = futures::stream::iter(jobs)
+        .buffered(CONCURRENT_WRITES)
+        .collect()
+        .await;
+
+    let (mut refreshed, mut failed) = (Vec::new(), Vec::new());
+    for (target, name, result) in results {
+        match result {
+            Ok(done) => {
+                tracing::info!(
+                    conn_id = %target.conn_id, secret_name = %name, registry = %done.registry,
+                    region = %target.region, action = ?done.action, expires_at = done.expires_at.as_deref(),
+                    "connection refreshed"
+                );
+                refreshed.push(done);
+            }
+            Err(cause) => {
+                tracing::error!(
+                    conn_id = %target.conn_id, secret_name = %name, region = %target.region,
+                    error = %cause, "connection not refreshed"
+                );
+                failed.push(Failed {
+                    conn_id: target.conn_id.to_string(),
+                    secret_name: name.clone(),
+                    cause: cause.to_string(),
+                });
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(Report {
+            connections: refreshed,
+        })
+    } else {
+        Err(RefreshFailed { failed, refreshed })
+    }
+}
+
+async fn refresh_one(
+    aws: &Aws,
+    run: Run<'_>,
+    target: &Target,
+    name: &str,
+    token: &Result<RegionToken, EcrError>,
+    existing: Result<Current, AwsError>,
+) -> Result<Refreshed, TargetFailure> {
+    let token = token.as_ref().map_err(|e| e.clone())?;
+    let host = token::registry_host(&token.endpoint_host, target.registry.as_ref());
+    let login = DockerLogin {
+        host: &host,
+        login: &token.login.username,
+        password: token.login.password.expose_secret(),
+    };
+    let existing = existing.map_err(TargetFailure::Read)?;
+    let action = write_value(aws, run, name, &login, existing).await?;
+    Ok(Refreshed {
+        conn_id: target.conn_id.to_string(),
+        secret_name: name.to_owned(),
+        registry: host.clone(),
+        action,
+        expires_at: token.expires_at.and_then(report::rfc3339),
+        expires: token.expires_at,
+    })
+}
+
+/// Renders the new value from what is there now and writes it. A secret created by
+/// someone else since we read is read again and updated, not overwritten blind.
+async fn write_value(
+    aws: &Aws,
+    run: Run<'_>,
+    name: &str,
+    login: &DockerLogin<'_>,
+    existing: Current,
+) -> Result<Action, TargetFailure> {
+    let (value, version) = match &existing {
+        Current::Missing => (connection::render_new(run.settings.format, login)?, None),
+        Current::Text { value, version_id } => (
+            connection::update(value.expose_secret(), login)?,
+            Some(version_id.as_str()),
+        ),
+        Current::Binary => return Err(TargetFailure::Binary),
+    };
+    if run.dry_run {
+        return Ok(if version.is_some() {
+            Action::WouldUpdate
+        } else {
+            Action::WouldCreate
+        });
+    }
+    let value = SecretString::from(value);
+    let write = Write {
+        name,
+        request_token: request_token(name, version, &value),
+        value: &value,
+    };
+    match version {
+        Some(_) => aws
+            .secrets
+            .put(&write)
+            .await
+            .map_err(TargetFailure::Write)?,
+        None => match aws
+            .secrets
+            .create(&write, run.settings.kms_key_id.as_deref())
+            .await
+        {
+            Ok(()) => return Ok(Action::Created),
+            Err(e) if e.is("ResourceExistsException") => {
+                let mut again = aws.secrets.read(&[name.to_owned()]).await;
+                let now = again
+                    .remove(name)
+                    .unwrap_or_else(|| Err(e.clone()))
+                    .map_err(TargetFailure::Read)?;
+                if matches!(now, Current::Missing) {
+                    return Err(TargetFailure::Write(e));
+                }
+                return Box::pin(write_value(aws, run, name, login, now)).await;
+            }
+            Err(e) => return Err(TargetFailure::Write(e)),
+        },
+    }
+    Ok(Action::Updated)
+}
+
+/// The same write (same secret, same value, on top of the same version) gets the same
+/// token, so Secrets Manager turns a retry into a no-op; a value written on top of someone
+/// else's newer version gets a new token and lands.
+fn request_token(name: &str, version: Option<&str>, value: &SecretString) -> String {
+    let mut hash = Sha256::new();
+    for part in [name, version.unwrap_or("<new>"), value.expose_secret()] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(hash.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_tokens_are_stable_per_write_and_change_with_the_base_version() {
+        let v = SecretString::from("value".to_owned());
+        let t = request_token("n", Some("v1"), &v);
+        assert_eq!(t.len(), 64, "Secrets Manager takes 32 to 64 characters");
+        assert_eq!(t, request_token("n", Some("v1"), &v));
+        assert_ne!(t, request_token("n", Some("v2"), &v));
+        assert_ne!(t, request_token("n", None, &v));
+        assert_ne!(
+            t,
+            request_token("n", Some("v1"), &SecretString::from("other".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! What a run tells its caller: the connections it refreshed, or which failed and why.
+
+use serde::Serialize;
+use std::fmt;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Updated,
+    WouldCreate,
+    WouldUpdate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refreshed {
+    pub conn_id: String,
+    pub secret_name: String,
+    pub registry: String,
+    pub action: Action,
+    /// RFC 3339, from ECR.
+    pub expires_at: Option<String>,
+    #[serde(skip)]
+    pub expires: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub connections: Vec<Refreshed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub conn_id: String,
+    pub secret_name: String,
+    pub cause: String,
+}
+
+/// Some connections failed. The others were refreshed all the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RefreshFailed {
+    pub failed: Vec<Failed>,
+    pub refreshed: Vec<Refreshed>,
+}
+
+impl fmt::Display for RefreshFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.failed.len() + self.refreshed.len();
+        write!(f, "{} of {total} connections failed: ", self.failed.len())?;
+        for (i, failed) in self.failed.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "{} ({}): {}",
+                failed.conn_id, failed.secret_name, failed.cause
+            )?;
+        }
+        if !self.refreshed.is_empty() {
+            let names: Vec<&str> = self.refreshed.iter().map(|r| r.conn_id.as_str()).collect();
+            write!(f, ". The others were done: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// RFC 3339 in UTC, as the response and logs show expiry.
+pub fn rfc3339(time: SystemTime) -> Option<String> {
+    aws_smithy_types::DateTime::from(time)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn response_has_the_documented_shape() {
+        let report = Report {
+            connections: vec![Refreshed {
+                conn_id: "a".into(),
+                secret_name: "airflow/connections/a".into(),
+                registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+                action: Action::WouldCreate,
+                expires_at: rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+                expires: None,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            serde_json::json!({"connections": [{
+                "conn_id": "a", "secret_name": "airflow/connections/a",
+                "registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "action": "would_create", "expires_at": "2027-01-15T08:00:00Z"
+            }]})
+        );
+    }
+
+    #[test]
+    fn failure_names_each_failed_connection_and_its_cause() {
+        let err = RefreshFailed {
+            failed: vec![
+                Failed {
+                    conn_id: "a".into(),
+                    secret_name: "p/a".into(),
+                    cause: "denied".into(),
+                },
+                Failed {
+                    conn_id: "b".into(),
+                    secret_name: "p/b".into(),
+                    cause: "binary".into(),
+                },
+            ],
+            refreshed: vec![],
+        };
+        assert_eq!(
+            err.to_string(),
+            "2 of 2 connections failed: a (p/a): denied; b (p/b): binary"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! AWS Secrets Manager: read many secrets in batches, create or update one.
+
+use crate::aws_error::AwsError;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+use futures::future::join_all;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+
+/// `BatchGetSecretValue` takes at most 20 secret ids a call.
+const BATCH: usize = 20;
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "airflow-ecr-refresher");
+const DESCRIPTION: &str = "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher. \
+                           Host, login and password are overwritten on every refresh; other fields are kept.";
+
+/// A secret's current value, as far as a refresh cares.
+#[derive(Debug, Clone)]
+pub enum Current {
+    Missing,
+    Text {
+        value: SecretString,
+        version_id: String,
+    },
+    /// `SecretBinary`: Airflow never reads it, and we will not overwrite it.
+    Binary,
+}
+
+/// What to write and how to make the write idempotent.
+#[derive(Debug)]
+pub struct Write<'a> {
+    pub name: &'a str,
+    pub value: &'a SecretString,
+    /// The same token for the same write: a retry never makes a second version.
+    pub request_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    client: Client,
+}
+
+impl Secrets {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Reads every name, 20 a call, the calls concurrently. Each name gets its own result.
+    pub async fn read(&self, names: &[String]) -> HashMap<String, Result<Current, AwsError>> {
+        let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
+        batches.into_iter().flatten().collect()
+    }
+
+    async fn read_batch(&self, names: &[String]) -> Vec<(String, Result<Current, AwsError>)> {
+        let action = "secretsmanager:BatchGetSecretValue";
+        let output = match self
+            .client
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(names.to_vec()))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let err = AwsError::from_sdk(action, &e);
+                return names
+                    .iter()
+                    .map(|n| (n.clone(), Err(err.clone())))
+                    .collect();
+            }
+        };
+        let mut found: HashMap<&str, Result<Current, AwsError>> = HashMap::new();
+        for entry in output.secret_values() {
+            let Some(name) = entry.name() else { continue };
+            let current = match (entry.secret_string(), entry.version_id()) {
+                (Some(text), Some(version)) => Current::Text {
+                    value: SecretString::from(text.to_owned()),
+                    version_id: version.to_owned(),
+                },
+                (Some(text), None) => Current::Text {
+                    value: SecretString::from(text.to_owned()),
+                    version_id: String::new(),
+                },
+                (None, _) => Current::Binary,
+            };
+            found.insert(name, Ok(current));
+        }
+        for error in output.errors() {
+            let Some(id) = error.secret_id() else {
+                continue;
+            };
+            let result = match error.error_code() {
+                Some("ResourceNotFoundException") => Ok(Current::Missing),
+                code => Err(AwsError::new(
+                    "secretsmanager:GetSecretValue",
+                    code,
+                    error.message(),
+                )),
+            };
+            found.insert(id, result);
+        }
+        names
+            .iter()
+            .map(|name| {
+                let result = found.remove(name.as_str()).unwrap_or_else(|| {
+                    Err(AwsError::new(
+                        action,
+                        None,
+                        Some("the secret was neither returned nor reported as an error"),
+                    ))
+                });
+                (name.clone(), result)
+            })
+            .collect()
+    }
+
+    pub async fn put(&self, write: &Write<'_>) -> Result<(), AwsError> {
+        self.client
+            .put_secret_value()
+            .secret_id(write.name)
+            .secret_string(write.value.expose_secret())
+            .client_request_token(&write.request_token)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("secretsmanager:PutSecretValue", &e))
+    }
+
+    pub async fn create(
+        &self,
+        write: &Write<'_>,
+        kms_key_id: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .create_secret()
+            .name(write.name)
+            .secret_string(write.value.expose_secret())
+            .client_request_token(&write.request_token)
+            .description(DESCRIPTION)
+            .tags(
+                Tag::builder()
+                    .key(MANAGED_BY_TAG.0)
+                    .value(MANAGED_BY_TAG.1)
+                    .build(),
+            )
+            .set_kms_key_id(kms_key_id.map(str::to_owned))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("secretsmanager:CreateSecret", &e))
+    }
+}

@@ -1,0 +1,91 @@
+//! Shared set-up for tests against the local AWS (moto server) that `make test` starts.
+#![allow(dead_code)] // each test crate uses a different part
+
+use airflow_ecr_refresher::config::Settings;
+use airflow_ecr_refresher::handler::App;
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::Client;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// moto's ECR password: its token decodes to `AWS:123456789012-auth-token`.
+pub const MOTO_PASSWORD: &str = "123456789012-auth-token";
+pub const OWN_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+pub async fn sdk() -> SdkConfig {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| u.starts_with("http://127.0.0.1")),
+        "AWS_ENDPOINT_URL must point at the local moto server: run the tests with `make test` \
+         (or scripts/with-moto.sh cargo test)"
+    );
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A prefix no other test uses, so tests can share one moto server.
+pub fn unique_prefix(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "test/{name}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn settings(vars: &[(&str, &str)]) -> Settings {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+pub async fn app(vars: &[(&str, &str)]) -> App {
+    App::new(&sdk().await, Ok(settings(vars)))
+}
+
+pub async fn secrets() -> Client {
+    Client::new(&sdk().await)
+}
+
+pub async fn get(client: &Client, name: &str) -> Option<String> {
+    match client.get_secret_value().secret_id(name).send().await {
+        Ok(out) => out.secret_string().map(str::to_owned),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => panic!("reading {name}: {e:?}"),
+    }
+}
+
+pub async fn create(client: &Client, name: &str, value: &str) {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create test secret");
+}
+
+pub async fn version_count(client: &Client, name: &str) -> usize {
+    client
+        .list_secret_version_ids()
+        .secret_id(name)
+        .include_deprecated(true)
+        .send()
+        .await
+        .expect("list versions")
+        .versions()
+        .len()
+}
+
+pub fn json(value: &str) -> serde_json::Value {
+    serde_json::from_str(value).expect("secret is JSON")
+}
