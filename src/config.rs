@@ -49,7 +49,7 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let connections = match var("CONNECTIONS") {
-            Some(raw) => parse_connections(&raw)?,
+            Some(raw) => parse_connections("CONNECTIONS", &raw)?,
             None => Vec::new(),
         };
         let prefix = var("CONNECTIONS_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
@@ -89,13 +89,14 @@ impl Settings {
     }
 }
 
-/// `CONNECTIONS` is either `a,b,c` or a JSON array of `{"conn_id", "region", "registry"}`.
-fn parse_connections(raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
+/// `CONNECTIONS` (or the CLI's `--connections`, named by `source`) is either `a,b,c` or a
+/// JSON array of `{"conn_id", "region", "registry"}`.
+pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
     let raw = raw.trim();
     if raw.starts_with('[') {
         return serde_json::from_str(raw).map_err(|e| {
             ConfigError::new(
-                "CONNECTIONS",
+                source,
                 format!(
                     "not a valid JSON array of {{\"conn_id\", \"region\", \"registry\"}} objects: {e}"
                 ),
@@ -107,7 +108,7 @@ fn parse_connections(raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
         .map(|id| {
             ConnId::try_from(id.to_owned())
                 .map(TargetSpec::new)
-                .map_err(|e| ConfigError::new("CONNECTIONS", e.to_string()))
+                .map_err(|e| ConfigError::new(source, e.to_string()))
         })
         .collect()
 }

@@ -77,7 +77,16 @@ impl App {
     }
 
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        // A hung endpoint must fail the call long before Lambda's own timeout kills us.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(30))
+            .build();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
         Self::new(&sdk, Settings::from_env())
     }
 
@@ -104,10 +113,14 @@ impl App {
     }
 }
 
-/// How long this invocation may run before it must answer. `None` without a deadline
-/// (tests that call the handler with `Context::default()`).
+/// 2020-01-01 in Unix milliseconds: any real deadline is later.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_577_836_800_000;
+
+/// How long this invocation may run before it must answer. `None` when the runtime gave no
+/// usable deadline: `Context::default()` has 0, and cargo-lambda's emulator sends its
+/// timeout as a duration (600000) instead of a time. The SDK's own timeouts still apply.
 fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
-    if deadline_ms == 0 {
+    if deadline_ms < PLAUSIBLE_DEADLINE_MS {
         return None;
     }
     let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
@@ -119,7 +132,9 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, Hand
     let request = Request::from_event(payload)?;
     let dry_run = request.dry_run;
     let work = app.run(request);
-    let result = match time_left(context.deadline, SystemTime::now()) {
+    let left = time_left(context.deadline, SystemTime::now());
+    tracing::debug!(deadline_ms = context.deadline, time_left = ?left, "invocation");
+    let result = match left {
         Some(left) => tokio::time::timeout(left, work)
             .await
             .unwrap_or(Err(HandlerError::Deadline(DEADLINE_MARGIN))),
@@ -151,13 +166,15 @@ mod tests {
 
     #[test]
     fn time_left_keeps_a_margin_before_the_deadline() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        assert_eq!(time_left(0, now), None);
+        let now_ms = PLAUSIBLE_DEADLINE_MS + 1_000_000;
+        let now = UNIX_EPOCH + Duration::from_millis(now_ms);
         assert_eq!(
-            time_left(1_010_000, now),
+            time_left(now_ms + 10_000, now),
             Some(Duration::from_millis(8_500))
         );
-        assert_eq!(time_left(1_000_500, now), Some(Duration::ZERO));
+        assert_eq!(time_left(now_ms + 500, now), Some(Duration::ZERO));
+        assert_eq!(time_left(0, now), None);
+        assert_eq!(time_left(600_000, now), None, "a duration, not a time");
     }
 
     #[test]

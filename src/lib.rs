@@ -2,6 +2,7 @@
 //! region, written into each connection's secret in AWS Secrets Manager.
 
 pub mod aws_error;
+pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod ecr;

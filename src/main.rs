@@ -1,11 +1,31 @@
+use airflow_ecr_refresher::cli::Cli;
 use airflow_ecr_refresher::handler::{App, handle};
+use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+async fn main() -> Result<ExitCode, Error> {
+    // Lambda (and cargo-lambda's emulator) sets the Runtime API address; anywhere else
+    // this is the one-shot command line.
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let cli = (!in_lambda).then(Cli::parse);
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     // Clients are built once and shared by every invocation of this process.
     let app = App::from_env().await;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&app, event))).await
+    let Some(cli) = cli else {
+        lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&app, event))).await?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match cli.run(&app).await {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -92,7 +92,7 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
             Ok(done) => {
                 tracing::info!(
                     conn_id = %target.conn_id, secret_name = %name, registry = %done.registry,
-                    region = %target.region, action = ?done.action, expires_at = done.expires_at.as_deref(),
+                    region = %target.region, action = done.action.as_str(), expires_at = done.expires_at.as_deref(),
                     "connection refreshed"
                 );
                 refreshed.push(done);

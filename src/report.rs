@@ -13,6 +13,17 @@ pub enum Action {
     WouldUpdate,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::WouldCreate => "would_create",
+            Self::WouldUpdate => "would_update",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refreshed {
     pub conn_id: String,

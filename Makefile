@@ -1,0 +1,7 @@
+# The two commands in the README. Both install what they need (Python venvs, moto,
+# cargo-lambda, Airflow) into ~/.cache/airflow-ecr-refresher and reuse it next time.
+.PHONY: demo test
+demo:
+	scripts/demo.sh
+test:
+	scripts/test.sh

@@ -1,0 +1,70 @@
+//! The one-shot command line: the same core as the Lambda handler, for a shell or a CI job.
+
+use crate::config::parse_connections;
+use crate::handler::{App, HandlerError};
+use crate::report::Report;
+use crate::request::Request;
+use clap::Parser;
+
+/// Refresh Airflow Docker connections to Amazon ECR once, then exit.
+///
+/// Reads the same environment as the Lambda (CONNECTIONS, CONNECTIONS_PREFIX,
+/// CONNECTIONS_SEP, SECRET_FORMAT, KMS_KEY_ID, and the usual AWS variables), prints the
+/// report as JSON on stdout, and exits non-zero if any connection failed.
+#[derive(Debug, Parser)]
+#[command(name = "airflow-ecr-refresher", version)]
+pub struct Cli {
+    /// Refresh these instead of CONNECTIONS: "a,b" or a JSON array of
+    /// {"conn_id", "region", "registry"} objects.
+    #[arg(long, value_name = "LIST")]
+    pub connections: Option<String>,
+    /// Report what would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl Cli {
+    pub fn request(&self) -> Result<Request, HandlerError> {
+        let connections = match &self.connections {
+            Some(raw) => Some(parse_connections("--connections", raw)?),
+            None => None,
+        };
+        Ok(Request {
+            connections,
+            dry_run: self.dry_run,
+        })
+    }
+
+    pub async fn run(&self, app: &App) -> Result<Report, HandlerError> {
+        app.run(self.request()?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_become_the_same_request_as_an_event() {
+        let cli = Cli::try_parse_from(["x", "--connections", "a,b", "--dry-run"]).unwrap();
+        let request = cli.request().unwrap();
+        assert!(request.dry_run);
+        let ids: Vec<_> = request
+            .connections
+            .unwrap()
+            .iter()
+            .map(|c| c.conn_id.to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn bad_connections_name_the_flag() {
+        let cli = Cli::try_parse_from(["x", "--connections", "a b"]).unwrap();
+        let err = cli.request().unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid configuration: --connections: invalid conn_id"),
+            "{err}"
+        );
+    }
+}
