@@ -80,7 +80,7 @@ pub enum ConnectionError {
     NotUri,
     #[error("the secret's connection URI is invalid: {0}")]
     BadUri(&'static str),
-    #[error("after the update Airflow would not read the new {0}; the secret is left as it was")]
+    #[error("after the update Airflow would not read the new {0}")]
     WouldNotResolve(&'static str),
 }
 

@@ -29,18 +29,23 @@ pub enum EcrError {
 /// ECR clients for any region, sharing one configuration and HTTP client.
 #[derive(Debug, Clone)]
 pub struct Ecr {
-    config: SdkConfig,
+    config: aws_sdk_ecr::Config,
 }
 
 impl Ecr {
     pub fn new(config: &SdkConfig) -> Self {
-        Self {
-            config: config.clone(),
-        }
+        Self::from_conf(aws_sdk_ecr::Config::from(config))
+    }
+
+    /// From a client configuration whose region each call replaces.
+    pub fn from_conf(config: aws_sdk_ecr::Config) -> Self {
+        Self { config }
     }
 
     fn client(&self, region: &Region) -> aws_sdk_ecr::Client {
-        let conf = aws_sdk_ecr::config::Builder::from(&self.config)
+        let conf = self
+            .config
+            .to_builder()
             .region(aws_config::Region::new(region.as_str().to_owned()))
             .build();
         aws_sdk_ecr::Client::from_conf(conf)

@@ -16,6 +16,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Time kept back before the Lambda deadline to return an error instead of being killed.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
+/// A hung endpoint must fail the call long before Lambda's own timeout kills us.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Throttling and 5xx are retried with exponential backoff and jitter; four attempts ride
+/// out a short burst without stretching a run past its schedule.
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(4)
+}
+
 /// Everything an invocation needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -64,27 +79,31 @@ impl From<HandlerError> for Diagnostic {
 
 impl App {
     pub fn new(sdk: &SdkConfig, settings: Result<Settings, ConfigError>) -> Self {
+        let aws = Aws {
+            ecr: Ecr::new(sdk),
+            secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)),
+        };
+        let region = sdk.region().map(|r| r.to_string());
+        Self::with_aws(aws, settings, region)
+    }
+
+    /// From clients built elsewhere (tests build them with fault-injecting interceptors).
+    pub fn with_aws(
+        aws: Aws,
+        settings: Result<Settings, ConfigError>,
+        region: Option<String>,
+    ) -> Self {
         Self {
-            aws: Aws {
-                ecr: Ecr::new(sdk),
-                secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)),
-            },
+            aws,
             settings,
-            region: sdk
-                .region()
-                .and_then(|r| Region::try_from(r.to_string()).ok()),
+            region: region.and_then(|r| Region::try_from(r).ok()),
         }
     }
 
     pub async fn from_env() -> Self {
-        // A hung endpoint must fail the call long before Lambda's own timeout kills us.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_attempt_timeout(Duration::from_secs(10))
-            .operation_timeout(Duration::from_secs(30))
-            .build();
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
+            .retry_config(retries())
+            .timeout_config(timeouts())
             .load()
             .await;
         Self::new(&sdk, Settings::from_env())

@@ -27,11 +27,11 @@ pub enum TargetFailure {
     #[error("reading the secret: {0}")]
     Read(AwsError),
     #[error(
-        "the secret holds SecretBinary, which Airflow never reads; it was left untouched \
+        "the secret holds SecretBinary, which Airflow never reads, so it was left untouched \
          (store the connection as a SecretString)"
     )]
     Binary,
-    #[error("{0}; the secret was left untouched")]
+    #[error("{0}, so the secret was left untouched")]
     Value(#[from] ConnectionError),
     #[error("writing the secret: {0}")]
     Write(AwsError),

@@ -373,3 +373,45 @@ async fn no_connections_configured_or_asked_is_an_error() {
     let err = invoke(&app, json!({})).await.unwrap_err();
     assert_eq!(err, HandlerError::NothingToRefresh);
 }
+
+#[tokio::test]
+async fn two_invocations_racing_on_the_same_secrets_both_leave_valid_secrets() {
+    let prefix = unique_prefix("race2");
+    let client = secrets().await;
+    let existing = format!("{prefix}/existing");
+    create(
+        &client,
+        &existing,
+        "docker://old:old@old.example.com?reauth=false",
+    )
+    .await;
+    // Real ECR hands each invocation a different password; different formats make the two
+    // runs' new values differ the same way, so their CreateSecret calls truly collide.
+    let vars = |format| {
+        [
+            ("CONNECTIONS", "existing,new_a,new_b"),
+            ("CONNECTIONS_PREFIX", prefix.as_str()),
+            ("SECRET_FORMAT", format),
+        ]
+    };
+    let (first, second) = (app(&vars("json")).await, app(&vars("uri")).await);
+    for round in 0..3 {
+        let (a, b) = tokio::join!(invoke(&first, json!({})), invoke(&second, json!({})));
+        for result in [a, b] {
+            let report = result.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(report.connections.len(), 3);
+        }
+        for id in ["existing", "new_a", "new_b"] {
+            let value = get(&client, &format!("{prefix}/{id}")).await.unwrap();
+            let view = airflow_view(&value).unwrap();
+            assert_eq!(view.password.as_deref(), Some(MOTO_PASSWORD), "{id}");
+            assert_eq!(view.host.as_deref(), Some(OWN_HOST), "{id}");
+        }
+        assert!(
+            get(&client, &existing)
+                .await
+                .unwrap()
+                .ends_with("?reauth=false")
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! Shared set-up for tests against the local AWS (moto server) that `make test` starts.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod mock;
+
 use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::handler::App;
 use aws_config::SdkConfig;

@@ -1,0 +1,379 @@
+//! Fault injection with aws-smithy-mocks: a tiny in-memory Secrets Manager and ECR whose
+//! calls can be made to throttle, fail or deny. Behaviour is proven against moto; these
+//! are for the faults moto cannot make.
+
+use airflow_ecr_refresher::config::Settings;
+use airflow_ecr_refresher::ecr::Ecr;
+use airflow_ecr_refresher::handler::{self, App, HandlerError};
+use airflow_ecr_refresher::refresh::Aws;
+use airflow_ecr_refresher::report::Report;
+use airflow_ecr_refresher::secrets::Secrets;
+use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
+use aws_sdk_ecr::types::AuthorizationData;
+use aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueOutput;
+use aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput;
+use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueOutput;
+use aws_sdk_secretsmanager::types::{ApiErrorType, SecretValueEntry};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::{Blob, DateTime};
+use base64::Engine;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// A password with every character that URI encoding can get wrong.
+pub const PASSWORD: &str = "Fault+Pass/word=%42:x";
+pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+pub fn token() -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("AWS:{PASSWORD}"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Text(String),
+    Binary,
+}
+
+/// Secrets by name, with every write and its request token recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    pub secrets: Arc<Mutex<BTreeMap<String, Stored>>>,
+    pub writes: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Store {
+    pub fn with(entries: &[(&str, Stored)]) -> Self {
+        let store = Self::default();
+        for (name, value) in entries {
+            store.lock().insert((*name).to_owned(), value.clone());
+        }
+        store
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Stored>> {
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Stored> {
+        self.lock().get(name).cloned()
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        match self.get(name) {
+            Some(Stored::Text(t)) => t,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, Stored> {
+        self.lock().clone()
+    }
+
+    pub fn tokens(&self) -> Vec<String> {
+        self.writes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    pub fn read_rule(&self, fault: Option<&Fault>) -> Rule {
+        let (store, asked) = (self.clone(), Slot::<Vec<String>>::default());
+        let seen = asked.clone();
+        with_fault!(
+            mock!(aws_sdk_secretsmanager::Client::batch_get_secret_value)
+                .match_requests(move |req| seen.set(req.secret_id_list().to_vec())),
+            fault,
+            move || store.batch(&asked.get())
+        )
+    }
+
+    fn batch(&self, ids: &[String]) -> BatchGetSecretValueOutput {
+        let mut out = BatchGetSecretValueOutput::builder();
+        for id in ids {
+            out = match self.get(id) {
+                Some(Stored::Text(t)) => out.secret_values(
+                    SecretValueEntry::builder()
+                        .name(id)
+                        .version_id(format!("v-{}", t.len()))
+                        .secret_string(t)
+                        .build(),
+                ),
+                Some(Stored::Binary) => out.secret_values(
+                    SecretValueEntry::builder()
+                        .name(id)
+                        .secret_binary(Blob::new(vec![0, 1]))
+                        .version_id("v-bin")
+                        .build(),
+                ),
+                None => out.errors(
+                    ApiErrorType::builder()
+                        .secret_id(id)
+                        .error_code("ResourceNotFoundException")
+                        .message("Secrets Manager can't find the specified secret.")
+                        .build(),
+                ),
+            };
+        }
+        out.build()
+    }
+
+    pub fn put_rule(&self, fault: Option<&Fault>) -> Rule {
+        let (store, write) = (self.clone(), Slot::default());
+        let seen = write.clone();
+        with_fault!(
+            mock!(aws_sdk_secretsmanager::Client::put_secret_value).match_requests(move |req| {
+                seen.set((
+                    req.secret_id().unwrap_or_default().to_owned(),
+                    req.secret_string().unwrap_or_default().to_owned(),
+                    req.client_request_token().unwrap_or_default().to_owned(),
+                ))
+            }),
+            fault,
+            move || {
+                store.record(write.get());
+                PutSecretValueOutput::builder().build()
+            }
+        )
+    }
+
+    pub fn create_rule(&self, fault: Option<&Fault>) -> Rule {
+        let (store, write) = (self.clone(), Slot::default());
+        let seen = write.clone();
+        with_fault!(
+            mock!(aws_sdk_secretsmanager::Client::create_secret).match_requests(move |req| {
+                seen.set((
+                    req.name().unwrap_or_default().to_owned(),
+                    req.secret_string().unwrap_or_default().to_owned(),
+                    req.client_request_token().unwrap_or_default().to_owned(),
+                ))
+            }),
+            fault,
+            move || {
+                store.record(write.get());
+                CreateSecretOutput::builder().build()
+            }
+        )
+    }
+
+    /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`.
+    pub fn rules(&self, faulty: &str, fault: &Fault) -> [Rule; 3] {
+        let on = |op: &str| (op == faulty).then_some(fault);
+        [
+            self.read_rule(on("BatchGetSecretValue")),
+            self.put_rule(on("PutSecretValue")),
+            self.create_rule(on("CreateSecret")),
+        ]
+    }
+
+    fn record(&self, (name, value, token): (String, String, String)) {
+        self.lock().insert(name.clone(), Stored::Text(value));
+        self.writes.lock().unwrap().push((name, token));
+    }
+}
+
+/// The input of the call a rule last matched. The mock crate matches a rule once per
+/// operation and answers that call's retries from the same rule, so answers are built
+/// from this. Fine for one call per operation at a time, which is how the tests use it.
+#[derive(Debug, Clone, Default)]
+struct Slot<T>(Arc<Mutex<Option<T>>>);
+
+impl<T: Clone + Default> Slot<T> {
+    fn set(&self, value: T) -> bool {
+        *self.0.lock().unwrap() = Some(value);
+        true
+    }
+    fn get(&self) -> T {
+        self.0.lock().unwrap().clone().unwrap_or_default()
+    }
+}
+
+/// An HTTP error a service answers with: `times` times, then the normal answer.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub body: Option<String>,
+    pub times: usize,
+}
+
+impl Fault {
+    /// An AWS JSON error, as the service sends it.
+    pub fn aws(status: u16, code: &str, message: &str, times: usize) -> Self {
+        let body = serde_json::json!({"__type": code, "message": message}).to_string();
+        Self {
+            status,
+            body: Some(body),
+            times,
+        }
+    }
+}
+
+/// A rule that answers `fault` first (if any), then `output` for as long as it is asked.
+macro_rules! with_fault {
+    ($builder:expr, $fault:expr, $output:expr) => {{
+        let output = $output;
+        match $fault {
+            Some(f) => $builder
+                .sequence()
+                .http_status(f.status, f.body.clone())
+                .times(f.times)
+                .output(output)
+                .repeatedly()
+                .build(),
+            None => $builder.sequence().output(output).repeatedly().build(),
+        }
+    }};
+}
+use with_fault;
+
+pub fn token_rule(fault: Option<&Fault>) -> Rule {
+    with_fault!(
+        mock!(aws_sdk_ecr::Client::get_authorization_token),
+        fault,
+        || {
+            GetAuthorizationTokenOutput::builder()
+                .authorization_data(
+                    AuthorizationData::builder()
+                        .authorization_token(token())
+                        .proxy_endpoint(format!("https://{HOST}"))
+                        .expires_at(DateTime::from_secs(4_000_000_000))
+                        .build(),
+                )
+                .build()
+        }
+    )
+}
+
+/// Every Secrets Manager request body sent, attempt by attempt (retries included).
+#[derive(Clone, Default)]
+pub struct Sent(pub Arc<Mutex<Vec<String>>>);
+
+/// The SDK logs its interceptors at TRACE; the bodies hold the password.
+impl std::fmt::Debug for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sent(..)")
+    }
+}
+
+impl Intercept for Sent {
+    fn name(&self) -> &'static str {
+        "Sent"
+    }
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(body).into_owned());
+        Ok(())
+    }
+}
+
+fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+    rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, r| i.with_rule(r),
+    )
+}
+
+/// The app with mocked clients. Rules are tried in order; put fault rules first.
+/// Retries and timeouts are the production ones.
+pub fn app(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str) -> App {
+    app_sent(ecr_rules, sm_rules, connections, &Sent::default())
+}
+
+/// As `app`, with every Secrets Manager request body recorded in `sent`.
+pub fn app_sent(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str, sent: &Sent) -> App {
+    let ecr = aws_sdk_ecr::Config::builder()
+        .with_test_defaults_v2()
+        .retry_config(handler::retries())
+        .timeout_config(handler::timeouts())
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(ecr_rules))
+        .build();
+    let sm = aws_sdk_secretsmanager::Config::builder()
+        .with_test_defaults_v2()
+        .retry_config(handler::retries())
+        .timeout_config(handler::timeouts())
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(sm_rules))
+        .interceptor(sent.clone())
+        .build();
+    let aws = Aws {
+        ecr: Ecr::from_conf(ecr),
+        secrets: Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
+    };
+    let settings = Settings::from_lookup(|k| (k == "CONNECTIONS").then(|| connections.to_owned()));
+    App::with_aws(aws, settings, Some("us-east-1".into()))
+}
+
+/// Everything a run shows anyone: every log line at TRACE (ours and the SDK's), the
+/// error's text and debug form, and the response.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn invoke_captured(
+    app: &App,
+    event: Value,
+    context: Context,
+) -> (Result<Report, HandlerError>, String) {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let result = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        handler::handle(app, LambdaEvent::new(event, context)).await
+    };
+    let mut out = capture.clone();
+    match &result {
+        Ok(report) => writeln!(out, "{}", serde_json::to_string(report).unwrap_or_default()),
+        Err(e) => writeln!(out, "{e}\n{e:?}"),
+    }
+    .unwrap_or_default();
+    let text = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    (result, text)
+}
+
+pub async fn invoke(app: &App, event: Value) -> (Result<Report, HandlerError>, String) {
+    invoke_captured(app, event, Context::default()).await
+}
+
+/// The password and the raw token appear nowhere in what a run shows.
+pub fn assert_no_secret(output: &str) {
+    assert!(!output.contains(PASSWORD), "the password leaked:\n{output}");
+    assert!(!output.contains(&token()), "the token leaked:\n{output}");
+    let encoded =
+        percent_encoding::utf8_percent_encode(PASSWORD, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    assert!(
+        !output.contains(&encoded),
+        "the encoded password leaked:\n{output}"
+    );
+}

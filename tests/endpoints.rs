@@ -1,0 +1,105 @@
+//! An AWS endpoint that refuses connections, and one that accepts and never answers: the
+//! function must answer with an error before the Lambda deadline, never be killed by it.
+
+mod common;
+
+use airflow_ecr_refresher::handler::{self, App, HandlerError};
+use common::mock::{assert_no_secret, invoke_captured};
+use lambda_runtime::Context;
+use serde_json::json;
+use std::net::TcpListener;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const LAMBDA_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn app_at(endpoint: &str) -> App {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .retry_config(handler::retries())
+        .timeout_config(handler::timeouts())
+        .load()
+        .await;
+    let settings = airflow_ecr_refresher::config::Settings::from_lookup(|k| {
+        (k == "CONNECTIONS").then(|| "a,b".into())
+    });
+    App::new(&sdk, settings)
+}
+
+fn context_with_deadline() -> Context {
+    let mut context = Context::default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    context.deadline = (now + LAMBDA_TIMEOUT).as_millis() as u64;
+    context
+}
+
+#[tokio::test]
+async fn a_refusing_endpoint_fails_before_the_deadline_naming_every_connection() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The listener is dropped: nothing listens on `port` now.
+    let app = app_at(&format!("http://127.0.0.1:{port}")).await;
+    let started = Instant::now();
+    let (result, output) = invoke_captured(&app, json!({}), context_with_deadline()).await;
+    assert!(
+        started.elapsed() < LAMBDA_TIMEOUT,
+        "answered in {:?}",
+        started.elapsed()
+    );
+    match result {
+        Err(HandlerError::Refresh(failed)) => {
+            let ids: Vec<_> = failed.failed.iter().map(|f| f.conn_id.as_str()).collect();
+            assert_eq!(ids, ["a", "b"]);
+            assert!(
+                failed.failed[0].cause.contains("dispatch failure"),
+                "{}",
+                failed.failed[0].cause
+            );
+        }
+        Err(HandlerError::Deadline(_)) => {}
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_no_secret(&output);
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_is_cut_off_before_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold every connection without a byte of answer, for a bounded time.
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        while Instant::now() < until {
+            if let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let app = app_at(&format!("http://127.0.0.1:{port}")).await;
+    let started = Instant::now();
+    let (result, output) = invoke_captured(&app, json!({}), context_with_deadline()).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < LAMBDA_TIMEOUT, "answered in {elapsed:?}");
+    assert!(
+        elapsed >= LAMBDA_TIMEOUT - Duration::from_secs(2),
+        "it waited for the endpoint: {elapsed:?}"
+    );
+    let err = result.unwrap_err();
+    assert!(matches!(err, HandlerError::Deadline(_)), "{err}");
+    assert!(
+        err.to_string().contains("Raise the function's timeout"),
+        "{err}"
+    );
+    let diagnostic: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(diagnostic.error_type, "DeadlineReached");
+    assert_no_secret(&output);
+}

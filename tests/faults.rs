@@ -1,0 +1,328 @@
+//! Faults moto cannot make, injected with aws-smithy-mocks. Each case checks the outcome,
+//! what happened to every secret, and that the password never showed.
+
+mod common;
+
+use airflow_ecr_refresher::handler::HandlerError;
+use airflow_ecr_refresher::report::{Action, Report};
+use aws_smithy_mocks::mock;
+use common::mock::*;
+use serde_json::json;
+
+const EXISTING: &str = "airflow/connections/existing";
+const NEW: &str = "airflow/connections/new";
+const OLD_VALUE: &str = r#"{"conn_type":"docker","host":"old.example.com","login":"AWS","password":"old","extra":{"email":"ops@example.com"}}"#;
+
+fn store() -> Store {
+    Store::with(&[(EXISTING, Stored::Text(OLD_VALUE.into()))])
+}
+
+fn assert_refreshed(store: &Store) {
+    let existing: serde_json::Value = serde_json::from_str(&store.text(EXISTING)).unwrap();
+    assert_eq!(existing["password"], PASSWORD);
+    assert_eq!(existing["host"], HOST);
+    assert_eq!(existing["extra"]["email"], "ops@example.com");
+    let new: serde_json::Value = serde_json::from_str(&store.text(NEW)).unwrap();
+    assert_eq!(new["password"], PASSWORD);
+}
+
+fn failure(result: &Result<Report, HandlerError>) -> String {
+    match result {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("expected a failure, got {r:?}"),
+    }
+}
+
+/// Runs `existing,new` (one update, one create) with `fault` on operation `op`; also
+/// returns how many attempts reached `op`.
+async fn run_with_fault(
+    op: &str,
+    fault: &Fault,
+    store: &Store,
+) -> (Result<Report, HandlerError>, String, usize) {
+    let token = token_rule((op == "GetAuthorizationToken").then_some(fault));
+    let [read, put, create] = store.rules(op, fault);
+    let app = app(&[&token], &[&read, &put, &create], "existing,new");
+    let (result, output) = invoke(&app, json!({})).await;
+    let attempts = match op {
+        "GetAuthorizationToken" => token.num_calls(),
+        "BatchGetSecretValue" => read.num_calls(),
+        "PutSecretValue" => put.num_calls(),
+        _ => create.num_calls(),
+    };
+    (result, output, attempts)
+}
+
+const OPERATIONS: [&str; 4] = [
+    "GetAuthorizationToken",
+    "BatchGetSecretValue",
+    "PutSecretValue",
+    "CreateSecret",
+];
+
+#[tokio::test]
+async fn throttling_and_5xx_on_every_call_are_retried_then_succeed() {
+    for op in OPERATIONS {
+        for fault in [
+            Fault::aws(400, "ThrottlingException", "Rate exceeded", 2),
+            Fault {
+                status: 503,
+                body: None,
+                times: 2,
+            },
+            Fault::aws(500, "InternalServiceError", "oops", 2),
+        ] {
+            let store = store();
+            let (result, output, attempts) = run_with_fault(op, &fault, &store).await;
+            let report = result.unwrap_or_else(|e| panic!("{op} {}: {e}", fault.status));
+            assert_eq!(
+                attempts, 3,
+                "{op} {}: two faults, then the retry that worked",
+                fault.status
+            );
+            let actions: Vec<_> = report.connections.iter().map(|r| r.action).collect();
+            assert_eq!(
+                actions,
+                [Action::Updated, Action::Created],
+                "{op} {}",
+                fault.status
+            );
+            assert_refreshed(&store);
+            assert_no_secret(&output);
+        }
+    }
+}
+
+#[tokio::test]
+async fn persistent_throttling_fails_the_run_cleanly_and_leaves_secrets_alone() {
+    for op in OPERATIONS {
+        let store = store();
+        let before = store.snapshot();
+        let fault = Fault::aws(400, "ThrottlingException", "Rate exceeded", 100);
+        let (result, output, attempts) = run_with_fault(op, &fault, &store).await;
+        let message = failure(&result);
+        assert_eq!(attempts, 4, "{op}: 4 attempts, then it gives up");
+        assert!(
+            message.contains(&format!("{op} failed with ThrottlingException")),
+            "{op}: {message}"
+        );
+        match op {
+            // A failed write fails only its own connection.
+            "PutSecretValue" => {
+                assert!(
+                    message.starts_with("1 of 2 connections failed: existing"),
+                    "{message}"
+                );
+                assert_eq!(store.get(EXISTING), before.get(EXISTING).cloned());
+            }
+            "CreateSecret" => {
+                assert!(
+                    message.starts_with("1 of 2 connections failed: new"),
+                    "{message}"
+                );
+                assert_eq!(store.get(NEW), None);
+            }
+            _ => {
+                assert!(
+                    message.starts_with("2 of 2 connections failed"),
+                    "{op}: {message}"
+                );
+                assert_eq!(store.snapshot(), before, "{op}: nothing written");
+            }
+        }
+        assert_no_secret(&output);
+    }
+}
+
+#[tokio::test]
+async fn access_denied_names_the_connection_and_the_missing_permission() {
+    for (op, permission, failed_conn) in [
+        (
+            "GetAuthorizationToken",
+            "ecr:GetAuthorizationToken",
+            "existing (airflow/connections/existing)",
+        ),
+        (
+            "PutSecretValue",
+            "secretsmanager:PutSecretValue",
+            "existing (airflow/connections/existing)",
+        ),
+        (
+            "CreateSecret",
+            "secretsmanager:CreateSecret",
+            "new (airflow/connections/new)",
+        ),
+    ] {
+        let store = store();
+        let denied = format!(
+            "User: arn:aws:sts::123456789012:assumed-role/refresher/fn is not authorized to perform: {permission}"
+        );
+        let fault = Fault::aws(400, "AccessDeniedException", &denied, 100);
+        let (result, output, attempts) = run_with_fault(op, &fault, &store).await;
+        let message = failure(&result);
+        assert_eq!(attempts, 1, "{op}: AccessDenied is not retried");
+        assert!(message.contains(failed_conn), "{op}: {message}");
+        assert!(
+            message.contains(&format!("{permission} failed with AccessDeniedException")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("grant {permission} to the function's role")),
+            "{message}"
+        );
+        assert_no_secret(&output);
+    }
+}
+
+#[tokio::test]
+async fn a_secret_pending_deletion_fails_alone_and_the_others_are_refreshed() {
+    let deleted = "airflow/connections/deleted";
+    let store = Store::with(&[
+        (EXISTING, Stored::Text(OLD_VALUE.into())),
+        (deleted, Stored::Text(OLD_VALUE.into())),
+    ]);
+    // Real AWS refuses writes to a secret scheduled for deletion; moto does not.
+    let pending = mock!(aws_sdk_secretsmanager::Client::put_secret_value)
+        .match_requests(move |req| req.secret_id() == Some(deleted))
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"InvalidRequestException","message":"You can't perform this operation on the secret because it was marked for deletion."}"#.into()),
+        )
+        .repeatedly()
+        .build();
+    let (token, read, put, create) = (
+        token_rule(None),
+        store.read_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+    );
+    let app = app(
+        &[&token],
+        &[&pending, &read, &put, &create],
+        "existing,deleted,new",
+    );
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(
+        message.starts_with("1 of 3 connections failed: deleted (airflow/connections/deleted)"),
+        "{message}"
+    );
+    assert!(message.contains("restore-secret"), "{message}");
+    assert!(
+        message.contains("The others were done: existing, new"),
+        "{message}"
+    );
+    assert_eq!(store.text(deleted), OLD_VALUE);
+    assert_refreshed(&store);
+    assert_no_secret(&output);
+}
+
+#[tokio::test]
+async fn unusable_secrets_fail_alone_and_stay_exactly_as_they_were() {
+    let cases = [
+        ("binary", Stored::Binary, "SecretBinary"),
+        ("empty", Stored::Text(String::new()), "the secret is empty"),
+        ("blank", Stored::Text("  \n".into()), "the secret is empty"),
+        (
+            "plain",
+            Stored::Text("just-a-password".into()),
+            "neither JSON nor a connection URI",
+        ),
+        (
+            "apikey",
+            Stored::Text(r#"{"api_key":"k"}"#.into()),
+            "none of Airflow's connection keys",
+        ),
+        (
+            "broken",
+            Stored::Text(r#"{"host": "h", "#.into()),
+            "not valid JSON",
+        ),
+        (
+            "array",
+            Stored::Text("[1,2]".into()),
+            "neither JSON nor a connection URI",
+        ),
+    ];
+    let names: Vec<String> = cases
+        .iter()
+        .map(|(id, _, _)| format!("airflow/connections/{id}"))
+        .collect();
+    let entries: Vec<(&str, Stored)> = names
+        .iter()
+        .zip(&cases)
+        .map(|(n, (_, v, _))| (n.as_str(), v.clone()))
+        .collect();
+    let store = Store::with(&entries);
+    let before = store.snapshot();
+    let ids: Vec<&str> = cases.iter().map(|(id, _, _)| *id).chain(["new"]).collect();
+    let (token, read, put, create) = (
+        token_rule(None),
+        store.read_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+    );
+    let app = app(&[&token], &[&read, &put, &create], &ids.join(","));
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(
+        message.starts_with(&format!(
+            "{} of {} connections failed",
+            cases.len(),
+            ids.len()
+        )),
+        "{message}"
+    );
+    for (id, _, reason) in cases {
+        let part = message
+            .split("; ")
+            .find(|p| p.contains(&format!("{id} (airflow/connections/{id})")))
+            .unwrap_or_else(|| panic!("{id} missing: {message}"));
+        assert!(part.contains(reason), "{id}: {part}");
+        assert!(part.contains("left untouched"), "{id}: {part}");
+    }
+    for (name, value) in &before {
+        assert_eq!(store.get(name).as_ref(), Some(value), "{name} untouched");
+    }
+    assert!(store.text(NEW).contains(PASSWORD));
+    assert_no_secret(&output);
+}
+
+#[tokio::test]
+async fn an_sdk_retried_write_carries_the_same_request_token() {
+    let store = store();
+    let sent = Sent::default();
+    let token = token_rule(None);
+    let [read, put, create] = store.rules(
+        "PutSecretValue",
+        &Fault {
+            status: 503,
+            body: None,
+            times: 1,
+        },
+    );
+    let app = app_sent(&[&token], &[&read, &put, &create], "existing", &sent);
+    let (result, output) = invoke(&app, json!({})).await;
+    result.unwrap();
+    let tokens: Vec<String> = sent
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|body| body.contains("ClientRequestToken"))
+        .map(|body| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["ClientRequestToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(tokens.len(), 2, "one failed attempt, one retry");
+    assert_eq!(
+        tokens[0], tokens[1],
+        "the retry carries the same ClientRequestToken"
+    );
+    assert_eq!(store.tokens(), [tokens[0].clone()]);
+    assert_no_secret(&output);
+}
