@@ -1,0 +1,169 @@
+//! Property tests over everything that parses input: events, configuration, secrets.
+//! No input panics; what we render, Airflow's rules read back exactly; what we keep, we keep.
+
+use airflow_ecr_refresher::config::Settings;
+use airflow_ecr_refresher::connection::{
+    DockerLogin, SecretFormat, airflow_view, render_new, update,
+};
+use airflow_ecr_refresher::request::Request;
+use airflow_ecr_refresher::token::decode_authorization_token;
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+/// Cases per property; `PROPTEST_CASES` overrides it.
+fn config() -> ProptestConfig {
+    ProptestConfig::with_cases(2_000)
+}
+
+fn host() -> impl Strategy<Value = String> {
+    "[0-9]{12}\\.dkr\\.ecr\\.[a-z]{2}-[a-z]{4,9}-[1-9]\\.amazonaws\\.com(\\.cn)?"
+}
+
+/// Anything a registry could hand out, and the characters that break URIs.
+fn secret_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{1,64}",
+        "[+/=%:@?#&\\[\\] ]{1,16}",
+        any::<String>().prop_filter("non-empty", |s| !s.is_empty()),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+const KEYS: &[&str] = &[
+    "conn_type",
+    "conn_id",
+    "engine",
+    "host",
+    "remote_host",
+    "server",
+    "login",
+    "user",
+    "username",
+    "user_name",
+    "password",
+    "pass",
+    "key",
+    "port",
+    "schema",
+    "extra",
+    "team",
+    "owner",
+    "note",
+];
+
+/// A JSON connection secret with any mix of aliases, in any order, plus the user's own keys.
+fn json_connection() -> impl Strategy<Value = Map<String, Value>> {
+    prop::collection::vec((prop::sample::select(KEYS), json_value()), 1..10)
+        .prop_map(|pairs| {
+            let mut map = Map::new();
+            for (k, v) in pairs {
+                map.insert(k.to_owned(), v);
+            }
+            map
+        })
+        .prop_filter("holds a connection key", |m| {
+            m.keys().any(|k| !USER_KEYS.contains(&k.as_str()))
+        })
+}
+
+/// Keys that are the user's own, not Airflow's.
+const USER_KEYS: &[&str] = &["team", "owner", "note"];
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn rendered_values_read_back_exactly(host in host(), login in secret_text(), password in secret_text(), uri in any::<bool>()) {
+        let format = if uri { SecretFormat::Uri } else { SecretFormat::Json };
+        let docker = DockerLogin { host: &host, login: &login, password: &password };
+        let value = render_new(format, &docker).expect("a new value always renders");
+        let view = airflow_view(&value).unwrap();
+        prop_assert_eq!(view.host.as_deref(), Some(host.as_str()));
+        prop_assert_eq!(view.login.as_deref(), Some(login.as_str()));
+        prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
+        prop_assert_eq!(view.conn_type.as_deref(), Some("docker"));
+        // Updating what we rendered gives the same value back: render-then-parse is the identity.
+        prop_assert_eq!(update(&value, &docker).unwrap(), value);
+    }
+
+    #[test]
+    fn json_updates_keep_every_other_key_and_resolve(existing in json_connection(), host in host(), password in secret_text()) {
+        let docker = DockerLogin { host: &host, login: "AWS", password: &password };
+        let text = Value::Object(existing.clone()).to_string();
+        let updated: Map<String, Value> = serde_json::from_str(&update(&text, &docker).unwrap()).unwrap();
+        let view = airflow_view(&Value::Object(updated.clone()).to_string()).unwrap();
+        prop_assert_eq!(view.host.as_deref(), Some(host.as_str()));
+        prop_assert_eq!(view.login.as_deref(), Some("AWS"));
+        prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
+        // Exactly the three keys Airflow reads (and conn_type when there was none) may change.
+        let changed: Vec<&String> = existing.iter().filter(|(k, v)| updated.get(*k) != Some(v)).map(|(k, _)| k).collect();
+        prop_assert!(changed.len() <= 3, "changed {:?}", changed);
+        let original_keys: Vec<&String> = existing.keys().collect();
+        let kept_order: Vec<&String> = updated.keys().filter(|k| existing.contains_key(*k)).collect();
+        prop_assert_eq!(original_keys, kept_order, "key order is kept");
+    }
+
+    #[test]
+    fn uri_updates_keep_path_query_and_fragment(
+        scheme in "[a-z][a-z0-9+.-]{0,8}",
+        userinfo in "([A-Za-z0-9%._~-]{1,10}(:[A-Za-z0-9%._~-]{0,10})?@)?",
+        old_host in "[a-z0-9.-]{1,20}",
+        port in "(:[0-9]{1,4})?",
+        tail in "(/[A-Za-z0-9%._~-]{0,10})?(\\?[A-Za-z0-9%=&._~+-]{0,20})?(#[a-z]{0,5})?",
+        host in host(),
+        password in secret_text(),
+    ) {
+        let existing = format!("{scheme}://{userinfo}{old_host}{port}{tail}");
+        let docker = DockerLogin { host: &host, login: "AWS", password: &password };
+        let updated = update(&existing, &docker).unwrap();
+        prop_assert!(updated.starts_with(&format!("{scheme}://AWS:")), "{}", updated);
+        let expected_end = format!("@{host}{port}{tail}");
+        prop_assert!(updated.ends_with(&expected_end), "{}", updated);
+    }
+
+    #[test]
+    fn any_secret_text_is_updated_or_refused_never_a_panic(text in any::<String>(), password in secret_text()) {
+        let docker = DockerLogin { host: "h.example.com", login: "AWS", password: &password };
+        if let Ok(updated) = update(&text, &docker) {
+            let view = airflow_view(&updated).unwrap();
+            prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
+        }
+    }
+
+    #[test]
+    fn any_event_gives_a_request_or_a_typed_error(event in json_value()) {
+        match Request::from_event(event) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.to_string().starts_with("invalid manual request: ")),
+        }
+    }
+
+    #[test]
+    fn any_connections_setting_parses_or_names_the_variable(raw in prop_oneof![any::<String>(), json_value().prop_map(|v| v.to_string())]) {
+        if let Err(e) = Settings::from_lookup(|k| (k == "CONNECTIONS").then(|| raw.clone())) {
+            prop_assert_eq!(e.variable, "CONNECTIONS");
+        }
+    }
+
+    #[test]
+    fn any_token_decodes_or_is_refused_without_echoing_it(token in any::<String>()) {
+        if let Err(e) = decode_authorization_token(&token) {
+            prop_assert!(token.len() < 4 || !e.to_string().contains(&token));
+        }
+    }
+}
