@@ -326,3 +326,33 @@ async fn an_sdk_retried_write_carries_the_same_request_token() {
     assert_eq!(store.tokens(), [tokens[0].clone()]);
     assert_no_secret(&output);
 }
+
+#[tokio::test]
+async fn a_malformed_token_fails_its_region_and_is_never_echoed() {
+    use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
+    use aws_sdk_ecr::types::AuthorizationData;
+    const BAD: &str = "bm90LWEtdXNlci1wYXNzd29yZC1wYWly"; // base64 of text without a colon
+    let bad = mock!(aws_sdk_ecr::Client::get_authorization_token).then_output(|| {
+        GetAuthorizationTokenOutput::builder()
+            .authorization_data(
+                AuthorizationData::builder()
+                    .authorization_token(BAD)
+                    .proxy_endpoint(format!("https://{HOST}"))
+                    .build(),
+            )
+            .build()
+    });
+    let store = store();
+    let before = store.snapshot();
+    let (read, put, create) = (
+        store.read_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+    );
+    let app = app(&[&bad], &[&read, &put, &create], "existing,new");
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(message.contains("ECR in us-east-1 returned an unusable token: the ECR authorization token is not of the form user:password"), "{message}");
+    assert_eq!(store.snapshot(), before);
+    assert!(!output.contains(BAD), "the token leaked:\n{output}");
+}
