@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Lints the deployment template and checks its IAM against the code. Offline: no AWS call.
+#
+#   scripts/lint-template.sh [template.yaml]
+#
+# Steps (all run; the script exits non-zero if any fails, with a summary at the end):
+#   sam-validate   sam validate --lint      (SAM transform + cfn-lint, no AWS call)
+#   cfn-lint       cfn-lint, informational checks included: any finding fails
+#   checkov        checkov on the template: any failed check or parsing error fails; a
+#                  check skipped in the template must give a reason (`comment:`)
+#   iam            scripts/check_iam.py: the template grants exactly the IAM actions
+#                  that the AWS SDK calls in src/ need (see the script's doc)
+#   iam-selftest   pytest tests/template: check_iam.py catches missing/extra actions
+# Tools come from venvs built by scripts/lint-venv.sh (cached, keyed by
+# tests/requirements/lint.txt and checkov.txt).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+template=$(realpath "${1:-$root/template.yaml}")
+# shellcheck source=scripts/lint-venv.sh
+source "$root/scripts/lint-venv.sh"
+
+start=$SECONDS
+lint_venv main checkov || { echo "lint-template: FAILED: could not build the lint venvs" >&2; exit 1; }
+echo "lint-template: venvs ready in $((SECONDS - start))s"
+main=$(lint_venv_dir main)
+checkov=$(lint_venv_dir checkov)
+offline_aws_env
+cd "$root" || exit 1
+
+failed=()
+step() { # name command...
+  local name=$1 t=$SECONDS rc
+  shift
+  echo
+  echo "=== $name: $*"
+  "$@"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    echo "=== $name: ok ($((SECONDS - t))s)"
+  else
+    echo "=== $name: FAILED (exit $rc, $((SECONDS - t))s)"
+    failed+=("$name")
+  fi
+}
+
+run_checkov() {
+  local out rc
+  out=$(mktemp -d)
+  "$checkov/bin/checkov" -f "$template" --framework cloudformation --skip-download --compact \
+    -o cli -o json --output-file-path "$out" >"$out/stdout" 2>&1
+  rc=$?
+  cat "$out/results_cli.txt" 2>/dev/null || cat "$out/stdout"
+  # checkov exits 0 on parsing errors, and a skip needs its reason: judge the JSON.
+  "$main/bin/python" - "$out/results_json.json" "$rc" <<'EOF'
+import json, sys
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    data = json.load(open(path))
+except (OSError, ValueError) as e:
+    sys.exit(f"checkov wrote no JSON report ({e}); exit {rc}")
+reports = data if isinstance(data, list) else [data]
+bad = []
+for r in reports:
+    s = r.get("summary", {})
+    if s.get("failed") or s.get("parsing_errors"):
+        bad.append(f"{r.get('check_type')}: {s.get('failed')} failed, {s.get('parsing_errors')} parsing errors")
+    if not s.get("passed"):
+        bad.append(f"{r.get('check_type')}: no check passed, so nothing was scanned")
+    for c in r.get("results", {}).get("skipped_checks", []):
+        if not (c.get("check_result", {}).get("suppress_comment") or "").strip():
+            bad.append(f"{c['check_id']} skipped on {c['resource']} without a reason")
+if not reports:
+    bad.append("empty report")
+for b in bad:
+    print("checkov:", b)
+sys.exit(1 if bad or rc else 0)
+EOF
+  rc=$?
+  rm -rf "$out"
+  return $rc
+}
+
+step sam-validate "$main/bin/sam" validate --lint --template-file "$template"
+step cfn-lint "$main/bin/cfn-lint" --include-checks I -- "$template"
+step checkov run_checkov
+step iam "$main/bin/python" scripts/check_iam.py --template "$template" --src "$root/src"
+step iam-selftest "$main/bin/python" -m pytest tests/template -q -p no:cacheprovider --confcutdir=tests/template
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "lint-template: FAILED: ${failed[*]} ($((SECONDS - start))s)"
+  exit 1
+fi
+echo "lint-template: all checks passed ($((SECONDS - start))s)"
