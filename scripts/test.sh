@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make test`: every test, on a fresh machine or a warm one.
 #
-# Installs (or reuses) the Python venvs: tools (moto, cargo-lambda, pytest), Airflow 3 and
-# Airflow 2, and the template linters; then runs lints, the Rust unit and integration
-# tests and the Python suites (Airflow contract tests, proxy and IAM-check self-tests)
-# against one moto server on 127.0.0.1, then the template checks and `sam build`.
-# Any piece that cannot be installed fails the run; nothing is skipped.
+# Installs (or reuses) the Python venvs: tools (moto, cargo-lambda, pytest), Airflow 3,
+# Airflow 2 and the template linters. Then: lints; with one moto server on 127.0.0.1 the
+# Rust unit, integration, fault and property tests and the Python suites (Airflow
+# contract tests through cargo-lambda's emulator, request counts, the test proxy); the
+# template checks; and `sam build` of the Lambda package. Any piece that cannot be
+# installed fails the run; nothing is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -16,14 +17,23 @@ stage() { # name cmd...
   shift
   echo "==> $name" >&2
   "$@"
-  timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
+  timings+=("$(printf '%-32s %5ds' "$name" $((SECONDS - start)))")
 }
 
-# shellcheck disable=SC1090
-stage "bootstrap venvs" . "$(scripts/bootstrap.sh)"
+bootstrap() {
+  local env_file
+  env_file=$(scripts/bootstrap.sh)
+  # shellcheck disable=SC1090
+  . "$env_file"
+}
+
+stage "bootstrap venvs" bootstrap
 stage "cargo fmt --check" cargo fmt --all -- --check
-stage "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
-stage "rust + python tests (moto)" scripts/with-moto.sh bash -c 'cargo test --locked --all-targets && pytest -q tests'
+stage "cargo clippy -D warnings" cargo clippy --all-targets --locked -- -D warnings
+stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
+  'cargo test --locked --all-targets && pytest tests/support tests/contract tests/test_request_counts.py'
+stage "template lints + IAM check" scripts/lint-template.sh
+stage "sam build" scripts/sam-build.sh
 
 echo
 echo "Stage timings:"
