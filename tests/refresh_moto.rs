@@ -192,12 +192,7 @@ async fn dry_run_reports_and_writes_nothing() {
     let prefix = unique_prefix("dry");
     let client = secrets().await;
     let existing = format!("{prefix}/existing");
-    create(
-        &client,
-        &existing,
-        r#"{"conn_type":"docker","host":"h.example.com","login":"AWS","password":"old"}"#,
-    )
-    .await;
+    create(&client, &existing, OLD_CONNECTION).await;
     let app = app(&[
         ("CONNECTIONS", "existing,new"),
         ("CONNECTIONS_PREFIX", &prefix),
@@ -316,12 +311,7 @@ async fn a_retried_write_makes_no_second_version() {
     let prefix = unique_prefix("retry");
     let client = secrets().await;
     let name = format!("{prefix}/c");
-    create(
-        &client,
-        &name,
-        r#"{"conn_type":"docker","host":"h.example.com","login":"AWS","password":"old"}"#,
-    )
-    .await;
+    create(&client, &name, OLD_CONNECTION).await;
     let app = app(&[("CONNECTIONS", "c"), ("CONNECTIONS_PREFIX", &prefix)]).await;
     let value =
         secrecy::SecretString::from(r#"{"conn_type":"docker","password":"new"}"#.to_owned());
@@ -346,8 +336,7 @@ async fn a_write_after_someone_else_changed_the_secret_still_lands() {
     let prefix = unique_prefix("race");
     let client = secrets().await;
     let name = format!("{prefix}/c");
-    let original =
-        r#"{"conn_type":"docker","host":"h.example.com","login":"AWS","password":"old"}"#;
+    let original = OLD_CONNECTION;
     create(&client, &name, original).await;
     let app = app(&[("CONNECTIONS", "c"), ("CONNECTIONS_PREFIX", &prefix)]).await;
     invoke(&app, json!({})).await.unwrap();

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// moto's ECR password: its token decodes to `AWS:123456789012-auth-token`.
 pub const MOTO_PASSWORD: &str = "123456789012-auth-token";
 pub const OWN_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+/// An existing connection with an expired login.
+pub const OLD_CONNECTION: &str =
+    r#"{"conn_type":"docker","host":"h.example.com","login":"AWS","password":"old"}"#;
 
 pub async fn sdk() -> SdkConfig {
     assert!(
