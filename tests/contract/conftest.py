@@ -1,0 +1,62 @@
+"""Fixtures for the Airflow contract tests: the Lambda under cargo-lambda,
+the fake Docker engine, and the two Airflow venvs built by scripts/bootstrap.sh."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+
+from contract.airflow_reader import Airflow
+from contract.fake_docker import FakeDocker
+from contract.lambda_emulator import LambdaEmulator
+from support.proxy_control import ProxyControl
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOWS = {"airflow3": "AIRFLOW3_PYTHON", "airflow2": "AIRFLOW2_PYTHON"}
+
+
+@pytest.fixture(scope="session")
+def fake_docker() -> Iterator[FakeDocker]:
+    docker = FakeDocker()
+    yield docker
+    docker.close()
+
+
+@pytest.fixture(scope="session")
+def emulator(_proxy_process: ProxyControl) -> Iterator[LambdaEmulator]:
+    """The function talks to AWS through the proxy, so tests can shape ECR's answers.
+    Its output (cargo's and the function's logs) goes to target/contract-tests/."""
+    log = REPO / "target" / "contract-tests" / "cargo-lambda-watch.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"")
+    lam = LambdaEmulator(REPO, _proxy_process.url, log)
+    yield lam
+    lam.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(_proxy_process: ProxyControl) -> ProxyControl:
+    """The session's proxy; scenarios configure and reset it around each invocation."""
+    return _proxy_process
+
+
+@pytest.fixture(scope="session")
+def secrets(moto_url: str) -> Any:
+    """Secrets Manager straight at moto (not through the proxy)."""
+    return boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session", params=sorted(AIRFLOWS))
+def airflow(request: pytest.FixtureRequest, moto_url: str, fake_docker: FakeDocker) -> Iterator[Airflow]:
+    """Each test runs once per Airflow venv; a missing venv fails, never skips."""
+    name = request.param
+    python = os.environ.get(AIRFLOWS[name], "")
+    if not python or not os.access(python, os.X_OK):
+        pytest.fail(f"{AIRFLOWS[name]}={python!r} is not an executable; run scripts/bootstrap.sh first")
+    venv = Airflow(name, python, moto_url, fake_docker)
+    yield venv
+    venv.close()
