@@ -1,0 +1,123 @@
+"""The function makes no AWS call it does not need.
+
+For C connections over R regions one run makes exactly: R GetAuthorizationToken (one
+per region), ceil(C/20) BatchGetSecretValue (existing secrets read 20 at a time, never
+one by one), and one write per connection (PutSecretValue for a secret that exists,
+CreateSecret for one that does not); a dry run makes the reads and no write. Counted at
+tests/support/aws_proxy.py, i.e. every request that reaches the local AWS.
+
+Runs the binary as a one-shot CLI: $AER_BIN if set, else the debug build, which
+`cargo build` brings up to date first (a no-op after `cargo test`).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from support.proxy_control import ProxyControl
+
+REPO = Path(__file__).resolve().parents[1]
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"]
+TOKEN = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+BATCH_GET = "secretsmanager.BatchGetSecretValue"
+PUT = "secretsmanager.PutSecretValue"
+CREATE = "secretsmanager.CreateSecret"
+EXISTING = json.dumps({"conn_type": "docker", "host": "old.example", "login": "AWS",
+                       "password": "old", "extra": {"reauth": True}})
+
+
+@pytest.fixture(scope="module")
+def binary() -> str:
+    if os.environ.get("AER_BIN"):
+        return os.environ["AER_BIN"]
+    built = subprocess.run(
+        ["cargo", "build", "--locked", "--bin", "airflow-ecr-refresher", "--message-format=json-render-diagnostics"],
+        cwd=REPO, check=True, stdout=subprocess.PIPE, text=True,
+    )
+    for line in built.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message.get("executable"):
+            return message["executable"]
+    raise RuntimeError("cargo build reported no executable for airflow-ecr-refresher")
+
+
+@pytest.fixture(scope="module")
+def secrets(moto_url: str) -> Any:
+    """Secrets Manager straight at moto, not through the proxy, so setup is not counted."""
+    return boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1")
+
+
+def setup(secrets: Any, count: int, regions: int, existing_every: int) -> tuple[str, list[dict], set[str]]:
+    prefix = f"counts-{uuid.uuid4().hex[:10]}"
+    conns = [{"conn_id": f"ecr_{i:03d}", "region": REGIONS[i % regions]} for i in range(count)]
+    existing = set()
+    for i, c in enumerate(conns):
+        if existing_every and i % existing_every == 0:
+            name = f"{prefix}/{c['conn_id']}"
+            secrets.create_secret(Name=name, SecretString=EXISTING)
+            existing.add(name)
+    return prefix, conns, existing
+
+
+def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags: str) -> tuple[dict, collections.Counter]:
+    proxy.reset()
+    env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
+               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1")
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    done = subprocess.run([binary, *flags], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), collections.Counter(proxy.requests())
+
+
+@pytest.mark.parametrize(
+    ("count", "regions", "existing_every"),
+    [(45, 3, 3), (20, 1, 2), (21, 2, 0), (1, 1, 1)],
+    ids=["45-conns-3-regions", "20-conns-1-batch", "21-conns-2-batches-all-new", "1-conn"],
+)
+def test_one_token_per_region_batched_reads_and_one_write_per_connection(
+    binary: str, aws_proxy: ProxyControl, secrets: Any, count: int, regions: int, existing_every: int
+) -> None:
+    prefix, conns, existing = setup(secrets, count, regions, existing_every)
+    batches = math.ceil(count / 20)
+
+    report, seen = run(binary, aws_proxy, prefix, conns)
+    actions = collections.Counter(c["action"] for c in report["connections"])
+    assert actions == collections.Counter(
+        {k: v for k, v in {"updated": len(existing), "created": count - len(existing)}.items() if v})
+    assert seen == collections.Counter(
+        {k: v for k, v in {TOKEN: regions, BATCH_GET: batches, PUT: len(existing),
+                           CREATE: count - len(existing)}.items() if v}), seen
+    assert seen[PUT] + seen[CREATE] == count
+    # One token per region, and each connection's registry is in its own region.
+    for conn, done in zip(conns, report["connections"]):
+        assert done["conn_id"] == conn["conn_id"]
+        assert f".dkr.ecr.{conn['region']}." in done["registry"], done["registry"]
+
+    # Again: now every secret exists, so every write is an update.
+    report, seen = run(binary, aws_proxy, prefix, conns)
+    assert {c["action"] for c in report["connections"]} == {"updated"}
+    assert seen == collections.Counter({TOKEN: regions, BATCH_GET: batches, PUT: count}), seen
+
+
+def test_a_dry_run_reads_the_same_and_writes_nothing(
+    binary: str, aws_proxy: ProxyControl, secrets: Any
+) -> None:
+    prefix, conns, existing = setup(secrets, 45, 3, 3)
+    report, seen = run(binary, aws_proxy, prefix, conns, "--dry-run")
+    assert seen == collections.Counter({TOKEN: 3, BATCH_GET: 3}), seen
+    actions = collections.Counter(c["action"] for c in report["connections"])
+    assert actions == {"would_update": len(existing), "would_create": 45 - len(existing)}
+    for name in existing:
+        assert secrets.get_secret_value(SecretId=name)["SecretString"] == EXISTING
+    listed = secrets.list_secrets(Filters=[{"Key": "name", "Values": [prefix]}])["SecretList"]
+    assert {s["Name"] for s in listed} == existing
