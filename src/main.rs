@@ -5,7 +5,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use std::process::ExitCode;
 
-#[tokio::main]
+// One thread: the work is I/O-bound, and cross-thread wake-ups cost CPU (measured in bench/).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<ExitCode, Error> {
     // Lambda (and cargo-lambda's emulator) sets the Runtime API address; anywhere else
     // this is the one-shot command line.
