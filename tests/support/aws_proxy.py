@@ -102,6 +102,10 @@ def rewrite_ecr(body: bytes, passwords: str | dict[str, str], region: str) -> by
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # SDKs keep connections alive
+    # Answers go out in two writes (headers, body); with Nagle's algorithm the second waits
+    # for the client's delayed ACK, about 40 ms a request (measured: 8 ms straight to moto,
+    # 55 ms through the proxy with Nagle, 9 ms without). The benchmark adds its own latency.
+    disable_nagle_algorithm = True
     server: "ProxyServer"
 
     def log_message(self, format: str, *args: Any) -> None:
