@@ -71,16 +71,12 @@ impl Secrets {
         let mut found: HashMap<&str, Result<Current, AwsError>> = HashMap::new();
         for entry in output.secret_values() {
             let Some(name) = entry.name() else { continue };
-            let current = match (entry.secret_string(), entry.version_id()) {
-                (Some(text), Some(version)) => Current::Text {
+            let current = match entry.secret_string() {
+                Some(text) => Current::Text {
                     value: SecretString::from(text.to_owned()),
-                    version_id: version.to_owned(),
+                    version_id: entry.version_id().unwrap_or_default().to_owned(),
                 },
-                (Some(text), None) => Current::Text {
-                    value: SecretString::from(text.to_owned()),
-                    version_id: String::new(),
-                },
-                (None, _) => Current::Binary,
+                None => Current::Binary,
             };
             found.insert(name, Ok(current));
         }
