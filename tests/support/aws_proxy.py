@@ -23,8 +23,10 @@ through the control API on the same port:
     GET  /_proxy/requests  X-Amz-Target of every AWS request received since the
                            last reset, in order, faulted ones included (so tests
                            can count retries)
-    GET  /_proxy/log       the same as [{"target", "outcome"}], outcome being
-                           "forwarded", "status:<code>", "hang" or "close"
+    GET  /_proxy/log       the same as [{"target", "outcome", "at", "status"}], outcome
+                           being "forwarded", "status:<code>", "hang" or "close", at
+                           the arrival time (seconds, monotonic clock), and status
+                           moto's answer to a forwarded request
     POST /_proxy/reset     clears config and request log
 
 Standard library only, so it runs in any venv.
@@ -81,9 +83,15 @@ class State:
                     return dict(rule)
         return None
 
-    def record(self, target: str, outcome: str) -> None:
+    def record(self, target: str, outcome: str) -> dict[str, Any]:
+        entry = {"target": target, "outcome": outcome, "at": time.monotonic()}
         with self.lock:
-            self.log.append({"target": target, "outcome": outcome})
+            self.log.append(entry)
+        return entry
+
+    def answered(self, entry: dict[str, Any], status: int) -> None:
+        with self.lock:
+            entry["status"] = status
 
 
 def ecr_token_for(password: str) -> str:
@@ -181,10 +189,19 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             latency_ms = state.config.get("latency_ms", 0)
             passwords = state.config.get("ecr_password")
-        state.record(target, "forwarded")
+        entry = state.record(target, "forwarded")
         if latency_ms:
             time.sleep(latency_ms / 1000)
 
+        response, answer, headers = self.forward(body)
+        state.answered(entry, response.status)
+
+        if target == ECR_GET_TOKEN and passwords is not None and response.status == 200:
+            match = SCOPE_REGION.search(self.headers.get("Authorization", ""))
+            answer = rewrite_ecr(answer, passwords, match.group(1) if match else "")
+        self.reply(response.status, answer, headers)
+
+    def forward(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes, list[tuple[str, str]]]:
         upstream = http.client.HTTPConnection(self.server.moto_host, self.server.moto_port, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -199,11 +216,7 @@ class Handler(BaseHTTPRequestHandler):
                        if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
         finally:
             upstream.close()
-
-        if target == ECR_GET_TOKEN and passwords is not None and response.status == 200:
-            match = SCOPE_REGION.search(self.headers.get("Authorization", ""))
-            answer = rewrite_ecr(answer, passwords, match.group(1) if match else "")
-        self.reply(response.status, answer, headers)
+        return response, answer, headers
 
     def fault(self, rule: dict[str, Any], target: str) -> None:
         if "hang" in rule:
@@ -225,6 +238,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a client opens dozens of connections at once
 
     def __init__(self, port: int, moto_url: str) -> None:
         super().__init__(("127.0.0.1", port), Handler)
