@@ -14,10 +14,19 @@ use futures::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// Writes in flight at once: enough to hide latency, few enough to stay under
-/// Secrets Manager's per-account request rate.
-const CONCURRENT_WRITES: usize = 8;
+/// Secrets Manager takes 50 writes a second per account and region (PutSecretValue and
+/// CreateSecret each; not adjustable). A run sends one second's worth at once, so up to
+/// 50 connections cost one round trip, and starts each further 50 a second later, so it
+/// never throttles itself.
+const WRITES_PER_SECOND: usize = 50;
+
+/// When the `i`th write (in configured order) may start, counted from the first.
+fn write_wave(i: usize) -> Duration {
+    Duration::from_secs((i / WRITES_PER_SECOND) as u64)
+}
 
 /// Why one connection was not refreshed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +76,9 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
     );
     let tokens: HashMap<Region, Result<RegionToken, EcrError>> = tokens.into_iter().collect();
 
-    let jobs = targets.iter().zip(&names).map(|(target, name)| {
+    let writes_start = Instant::now();
+    let jobs = targets.iter().zip(&names).enumerate();
+    let jobs = jobs.map(|(i, (target, name))| {
         let token = &tokens[&target.region];
         let existing = current.remove(name).unwrap_or_else(|| {
             Err(AwsError::new(
@@ -76,18 +87,22 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
                 Some("no answer"),
             ))
         });
+        let not_before = writes_start + write_wave(i);
         async move {
-            let result = refresh_one(aws, run, target, name, token, existing).await;
-            (target, name, result)
+            let result = refresh_one(aws, run, target, name, token, existing, not_before).await;
+            (i, target, name, result)
         }
     });
-    let results: Vec<_> = futures::stream::iter(jobs)
-        .buffered(CONCURRENT_WRITES)
+    // Unordered, so a slow write never holds up the others; the report keeps the
+    // configured order.
+    let mut results: Vec<_> = futures::stream::iter(jobs)
+        .buffer_unordered(WRITES_PER_SECOND)
         .collect()
         .await;
+    results.sort_unstable_by_key(|(i, ..)| *i);
 
     let (mut refreshed, mut failed) = (Vec::new(), Vec::new());
-    for (target, name, result) in results {
+    for (_, target, name, result) in results {
         match result {
             Ok(done) => {
                 tracing::info!(
@@ -126,6 +141,7 @@ async fn refresh_one(
     name: &str,
     token: &Result<RegionToken, EcrError>,
     existing: Result<Current, AwsError>,
+    not_before: Instant,
 ) -> Result<Refreshed, TargetFailure> {
     let token = token.as_ref().map_err(|e| e.clone())?;
     let host = token::registry_host(&token.endpoint_host, target.registry.as_ref());
@@ -135,7 +151,7 @@ async fn refresh_one(
         password: token.login.password.expose_secret(),
     };
     let existing = existing.map_err(TargetFailure::Read)?;
-    let action = write_value(aws, run, name, &login, existing).await?;
+    let action = write_value(aws, run, name, &login, existing, not_before).await?;
     Ok(Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: name.to_owned(),
@@ -154,6 +170,7 @@ async fn write_value(
     name: &str,
     login: &DockerLogin<'_>,
     existing: Current,
+    not_before: Instant,
 ) -> Result<Action, TargetFailure> {
     let (value, version) = match &existing {
         Current::Missing => (connection::render_new(run.settings.format, login)?, None),
@@ -170,6 +187,7 @@ async fn write_value(
             Action::WouldCreate
         });
     }
+    tokio::time::sleep_until(not_before).await;
     let value = SecretString::from(value);
     let write = Write {
         name,
@@ -197,7 +215,7 @@ async fn write_value(
                 if matches!(now, Current::Missing) {
                     return Err(TargetFailure::Write(e));
                 }
-                return Box::pin(write_value(aws, run, name, login, now)).await;
+                return Box::pin(write_value(aws, run, name, login, now, not_before)).await;
             }
             Err(e) => return Err(TargetFailure::Write(e)),
         },
@@ -220,6 +238,20 @@ fn request_token(name: &str, version: Option<&str>, value: &SecretString) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_go_out_fifty_at_once_then_fifty_a_second() {
+        assert_eq!(write_wave(0), Duration::ZERO);
+        assert_eq!(write_wave(49), Duration::ZERO);
+        assert_eq!(write_wave(50), Duration::from_secs(1));
+        assert_eq!(write_wave(99), Duration::from_secs(1));
+        assert_eq!(write_wave(100), Duration::from_secs(2));
+        // No one-second window holds more than the quota.
+        let starts: Vec<_> = (0..500).map(write_wave).collect();
+        for window in starts.windows(WRITES_PER_SECOND + 1) {
+            assert!(window[WRITES_PER_SECOND] - window[0] >= Duration::from_secs(1));
+        }
+    }
 
     #[test]
     fn request_tokens_are_stable_per_write_and_change_with_the_base_version() {
