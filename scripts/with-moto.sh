@@ -3,7 +3,8 @@
 #
 #   scripts/with-moto.sh CMD [ARGS...]
 #
-# moto listens on 127.0.0.1 on a free port. CMD gets AWS_ENDPOINT_URL and fake
+# moto (tests/support/moto_server.py: moto_server, routing faster) listens on 127.0.0.1
+# on a free port. CMD gets AWS_ENDPOINT_URL and fake
 # credentials/region pointing every AWS SDK at it, and instance metadata is
 # disabled so nothing ever reaches a real AWS endpoint. Exits with CMD's status.
 # Tests sharing this server must use unique resource names.
@@ -33,7 +34,7 @@ trap 'exit 143' TERM
 # A port picked by binding port 0 can be taken before moto binds it, so retry.
 for attempt in 1 2 3; do
   port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  python "$root/tests/support/moto_server.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   moto_pid=$!
   for _ in $(seq 100); do
     if ! kill -0 "$moto_pid" 2>/dev/null; then break; fi
