@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Builds the Python venvs the test suites run in, cached between runs.
+# Builds the Python venvs the tests and checks run in, cached between runs.
 #
-#   scripts/bootstrap.sh [tools|airflow3|airflow2 ...]   (default: all three)
+#   scripts/bootstrap.sh [tools|airflow3|airflow2|lint|checkov ...]
+#                        (default: tools airflow3 airflow2, what the test suites need)
 #
-# Each venv lives in $AER_CACHE/venv/<name>-<hash>, where the hash covers its
+# tools: moto, pytest, cargo-lambda; airflow3/airflow2: Airflow with the amazon and
+# docker providers; lint: sam, cfn-lint, cargo-lambda (scripts/lint-template.sh,
+# scripts/sam-build.sh); checkov, alone because its pins clash with the others.
+# Each one is built from tests/requirements/<name>.txt and lives in $AER_CACHE/venv/<name>-<hash>, where the hash covers its
 # requirements file and the interpreter version, so editing the file builds a
 # fresh venv (and removes the stale one) while an unchanged one is reused as is.
 # A venv counts as built only once its smoke check passed (the .ok stamp), so
 # an interrupted or failed install is redone, never half-used.
 #
 # On success prints one line: the path of an env file to source, which puts the
-# tools venv on PATH and sets AIRFLOW3_PYTHON / AIRFLOW2_PYTHON. Progress goes to
+# tools venv on PATH and sets AIRFLOW3_PYTHON / AIRFLOW2_PYTHON, AER_LINT_VENV and
+# AER_CHECKOV_VENV. Progress goes to
 # stderr and only when something is installed. Any failure exits non-zero.
 set -euo pipefail
 
@@ -22,9 +27,9 @@ export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$cache/pip}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 mkdir -p "$cache/venv"
 
-all=(tools airflow3 airflow2)
+all=(tools airflow3 airflow2 lint checkov)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=("${all[@]}")
+[ ${#wanted[@]} -gt 0 ] || wanted=(tools airflow3 airflow2)
 
 pyver=$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 
@@ -50,6 +55,11 @@ import airflow
 from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
 from airflow.providers.docker.hooks.docker import DockerHook
 print("airflow", airflow.__version__)' ;;
+    lint-*)
+      "$dir/bin/sam" --version && "$dir/bin/cfn-lint" --version
+      PATH="$dir/bin:$PATH" cargo lambda --version
+      "$dir/bin/python" -c 'import pytest, yaml, botocore' ;;
+    checkov-*) "$dir/bin/checkov" --version ;;
   esac
 }
 
@@ -99,7 +109,7 @@ failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 [ $failed -eq 0 ] || exit 1
 
-# Paths are derived from the requirements, so the env file can name all three;
+# Paths are derived from the requirements, so the env file can name them all;
 # a consumer of a venv that was not requested here checks that it exists.
 env_file=$cache/env.sh
 tmp=$(mktemp "$cache/env.sh.XXXXXX")
@@ -109,6 +119,8 @@ export AER_TOOLS_VENV="$(venv_dir tools)"
 export PATH="\$AER_TOOLS_VENV/bin:\$PATH"
 export AIRFLOW3_PYTHON="$(venv_dir airflow3)/bin/python"
 export AIRFLOW2_PYTHON="$(venv_dir airflow2)/bin/python"
+export AER_LINT_VENV="$(venv_dir lint)"
+export AER_CHECKOV_VENV="$(venv_dir checkov)"
 ENV
 mv "$tmp" "$env_file"
 echo "$env_file"

@@ -11,20 +11,23 @@
 #   iam            scripts/check_iam.py: the template grants exactly the IAM actions
 #                  that the AWS SDK calls in src/ need (see the script's doc)
 #   iam-selftest   pytest tests/template: check_iam.py catches missing/extra actions
-# Tools come from venvs built by scripts/lint-venv.sh (cached, keyed by
-# tests/requirements/lint.txt and checkov.txt).
+# Tools come from the lint and checkov venvs built by scripts/bootstrap.sh (cached, keyed
+# by tests/requirements/lint.txt and checkov.txt).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 template=$(realpath "${1:-$root/template.yaml}")
-# shellcheck source=scripts/lint-venv.sh
-source "$root/scripts/lint-venv.sh"
+# shellcheck source=scripts/offline-aws.sh
+source "$root/scripts/offline-aws.sh"
 
 start=$SECONDS
-lint_venv main checkov || { echo "lint-template: FAILED: could not build the lint venvs" >&2; exit 1; }
+env_file=$("$root/scripts/bootstrap.sh" lint checkov) ||
+  { echo "lint-template: FAILED: could not build the lint venvs" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$env_file"
 echo "lint-template: venvs ready in $((SECONDS - start))s"
-main=$(lint_venv_dir main)
-checkov=$(lint_venv_dir checkov)
+main=$AER_LINT_VENV
+checkov=$AER_CHECKOV_VENV
 offline_aws_env
 cd "$root" || exit 1
 

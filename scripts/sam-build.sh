@@ -13,14 +13,17 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=scripts/lint-venv.sh
-source "$root/scripts/lint-venv.sh"
+# shellcheck source=scripts/offline-aws.sh
+source "$root/scripts/offline-aws.sh"
 arch=${1:-${AER_SAM_ARCH:-auto}}
 function=RefresherFunction
 
 start=$SECONDS
-lint_venv main || { echo "sam-build: FAILED: could not build the lint venv" >&2; exit 1; }
-main=$(lint_venv_dir main)
+env_file=$("$root/scripts/bootstrap.sh" lint) ||
+  { echo "sam-build: FAILED: could not build the lint venv" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$env_file"
+main=$AER_LINT_VENV
 export PATH="$main/bin:$PATH"
 offline_aws_env
 
