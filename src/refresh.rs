@@ -66,7 +66,7 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
         .map(|t| secret_name(&run.settings.prefix, &run.settings.sep, &t.conn_id))
         .collect();
     let regions: BTreeSet<&Region> = targets.iter().map(|t| &t.region).collect();
-    let (tokens, mut current) = tokio::join!(
+    let (tokens, current) = tokio::join!(
         join_all(
             regions
                 .into_iter()
@@ -77,16 +77,9 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
     let tokens: HashMap<Region, Result<RegionToken, EcrError>> = tokens.into_iter().collect();
 
     let writes_start = Instant::now();
-    let jobs = targets.iter().zip(&names).enumerate();
-    let jobs = jobs.map(|(i, (target, name))| {
+    let jobs = targets.iter().zip(&names).zip(current).enumerate();
+    let jobs = jobs.map(|(i, ((target, name), existing))| {
         let token = &tokens[&target.region];
-        let existing = current.remove(name).unwrap_or_else(|| {
-            Err(AwsError::new(
-                "secretsmanager:BatchGetSecretValue",
-                None,
-                Some("no answer"),
-            ))
-        });
         let not_before = writes_start + write_wave(i);
         async move {
             let result = refresh_one(aws, run, target, name, token, existing, not_before).await;
@@ -207,9 +200,11 @@ async fn write_value(
         {
             Ok(()) => return Ok(Action::Created),
             Err(e) if e.is("ResourceExistsException") => {
-                let mut again = aws.secrets.read(&[name.to_owned()]).await;
-                let now = again
-                    .remove(name)
+                let now = aws
+                    .secrets
+                    .read(&[name.to_owned()])
+                    .await
+                    .pop()
                     .unwrap_or_else(|| Err(e.clone()))
                     .map_err(TargetFailure::Read)?;
                 if matches!(now, Current::Missing) {

@@ -44,13 +44,13 @@ impl Secrets {
         Self { client }
     }
 
-    /// Reads every name, 20 a call, the calls concurrently. Each name gets its own result.
-    pub async fn read(&self, names: &[String]) -> HashMap<String, Result<Current, AwsError>> {
+    /// Reads every name, 20 a call, the calls concurrently: one result per name, in order.
+    pub async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
         let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
         batches.into_iter().flatten().collect()
     }
 
-    async fn read_batch(&self, names: &[String]) -> Vec<(String, Result<Current, AwsError>)> {
+    async fn read_batch(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
         let action = "secretsmanager:BatchGetSecretValue";
         let output = match self
             .client
@@ -62,10 +62,7 @@ impl Secrets {
             Ok(output) => output,
             Err(e) => {
                 let err = AwsError::from_sdk(action, &e);
-                return names
-                    .iter()
-                    .map(|n| (n.clone(), Err(err.clone())))
-                    .collect();
+                return vec![Err(err); names.len()];
             }
         };
         let mut found: HashMap<&str, Result<Current, AwsError>> = HashMap::new();
@@ -97,14 +94,13 @@ impl Secrets {
         names
             .iter()
             .map(|name| {
-                let result = found.remove(name.as_str()).unwrap_or_else(|| {
+                found.remove(name.as_str()).unwrap_or_else(|| {
                     Err(AwsError::new(
                         action,
                         None,
                         Some("the secret was neither returned nor reported as an error"),
                     ))
-                });
-                (name.clone(), result)
+                })
             })
             .collect()
     }
