@@ -70,8 +70,11 @@ def setup(secrets: Any, count: int, regions: int, existing_every: int) -> tuple[
     return prefix, conns, existing
 
 
-def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags: str) -> tuple[dict, collections.Counter]:
+def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags: str,
+        faults: list[dict] = ()) -> tuple[dict, collections.Counter]:
     proxy.reset()
+    if faults:
+        proxy.configure(faults=list(faults))
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
                CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1")
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
@@ -80,8 +83,12 @@ def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags
     # moto 5.2.5 is not thread-safe: concurrent CreateSecret now and then gets a 500
     # ("dictionary changed size during iteration"), which the SDK rightly retries. Count
     # the requests moto served; a retry of moto's own failure is not a needless call.
-    served = [e["target"] for e in proxy.log() if e.get("status", 200) < 500]
+    served = [e["target"] for e in proxy.log() if moto_served(e)]
     return json.loads(done.stdout), collections.Counter(served)
+
+
+def moto_served(entry: dict) -> bool:
+    return entry["outcome"] == "forwarded" and entry.get("status", 500) < 500
 
 
 @pytest.mark.parametrize(
@@ -137,17 +144,26 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     more than 50 of them, and every one lands without a throttling retry.
     """
     prefix, conns, existing = setup(secrets, 120, 2, 2)
-    report, seen = run(binary, aws_proxy, prefix, conns)
+    # One 500, as moto now and then gives on its own (see run()): its retry, about half a
+    # second later, must not count as a write of the next second.
+    report, seen = run(binary, aws_proxy, prefix, conns,
+                       faults=[{"target": CREATE, "status": 500}])
     assert len(report["connections"]) == 120
     assert seen[PUT] + seen[CREATE] == 120, seen
 
-    writes = sorted(e["at"] for e in aws_proxy.log() if e["target"] in (PUT, CREATE))
+    log = [e for e in aws_proxy.log() if e["target"] in (PUT, CREATE)]
+    retries = [e for e in log if e["attempt"] != 1]
+    assert len(retries) == sum(not moto_served(e) for e in log) >= 1, log
+    writes = sorted(e["at"] for e in log if e["attempt"] == 1)
     waves = [[writes[0]]]
     for previous, at in zip(writes, writes[1:]):
         if at - previous > 0.3:  # a pause: the next second's writes
             waves.append([])
         waves[-1].append(at)
     assert [len(w) for w in waves] == [50, 50, 20]
-    # About a second apart: the first wave also opens its connections, the later ones reuse them.
+    # Sent a second apart. The first wave reaches the proxy late by however long the proxy
+    # takes to accept 50 new connections (0.2 s seen on a loaded CI machine); the later
+    # waves reuse them. Without pacing, all 120 would arrive within a few milliseconds.
     starts = [w[0] for w in waves]
-    assert all(b - a >= 0.8 for a, b in zip(starts, starts[1:])), starts
+    assert starts[1] - starts[0] >= 0.6, starts
+    assert starts[2] - starts[1] >= 0.8, starts

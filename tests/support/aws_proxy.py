@@ -23,10 +23,12 @@ through the control API on the same port:
     GET  /_proxy/requests  X-Amz-Target of every AWS request received since the
                            last reset, in order, faulted ones included (so tests
                            can count retries)
-    GET  /_proxy/log       the same as [{"target", "outcome", "at", "status"}], outcome
-                           being "forwarded", "status:<code>", "hang" or "close", at
-                           the arrival time (seconds, monotonic clock), and status
-                           moto's answer to a forwarded request
+    GET  /_proxy/log       the same as [{"target", "outcome", "at", "attempt", "status"}],
+                           outcome being "forwarded", "status:<code>", "hang" or "close",
+                           at the arrival time (seconds, monotonic clock), attempt the
+                           SDK's try number from its amz-sdk-request header (1 = first
+                           try, null without the header), and status moto's answer to
+                           a forwarded request
     POST /_proxy/reset     clears config and request log
 
 Standard library only, so it runs in any venv.
@@ -52,6 +54,8 @@ HOP_BY_HOP = {
 }
 # SigV4: Credential=AKID/20240101/eu-west-1/ecr/aws4_request
 SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/")
+# Sent by the AWS SDKs (Rust and boto3) on every try: amz-sdk-request: attempt=2; max=4
+SDK_ATTEMPT = re.compile(r"attempt=(\d+)")
 
 
 class State:
@@ -83,8 +87,8 @@ class State:
                     return dict(rule)
         return None
 
-    def record(self, target: str, outcome: str) -> dict[str, Any]:
-        entry = {"target": target, "outcome": outcome, "at": time.monotonic()}
+    def record(self, target: str, outcome: str, attempt: int | None) -> dict[str, Any]:
+        entry = {"target": target, "outcome": outcome, "at": time.monotonic(), "attempt": attempt}
         with self.lock:
             self.log.append(entry)
         return entry
@@ -148,6 +152,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def attempt(self) -> int | None:
+        match = SDK_ATTEMPT.search(self.headers.get("amz-sdk-request", ""))
+        return int(match.group(1)) if match else None
+
     def reply_json(self, status: int, doc: Any) -> None:
         self.reply(status, json.dumps(doc).encode(), [("Content-Type", "application/json")])
 
@@ -189,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             latency_ms = state.config.get("latency_ms", 0)
             passwords = state.config.get("ecr_password")
-        entry = state.record(target, "forwarded")
+        entry = state.record(target, "forwarded", self.attempt())
         if latency_ms:
             time.sleep(latency_ms / 1000)
 
@@ -220,15 +228,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def fault(self, rule: dict[str, Any], target: str) -> None:
         if "hang" in rule:
-            self.server.state.record(target, "hang")
+            self.server.state.record(target, "hang", self.attempt())
             time.sleep(float(rule["hang"]))
             self.close_connection = True
         elif rule.get("close"):
-            self.server.state.record(target, "close")
+            self.server.state.record(target, "close", self.attempt())
             self.close_connection = True
         else:
             status = int(rule.get("status", 500))
-            self.server.state.record(target, f"status:{status}")
+            self.server.state.record(target, f"status:{status}", self.attempt())
             error = rule.get("body", {"__type": "InternalFailure", "message": "injected by aws_proxy"})
             headers = [("Content-Type", "application/x-amz-json-1.1")]
             if isinstance(error, dict) and "__type" in error:

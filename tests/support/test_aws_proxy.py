@@ -129,6 +129,15 @@ def test_fault_answers_given_times_then_forwards(aws_proxy: ProxyControl) -> Non
     assert [e["outcome"] for e in aws_proxy.log()] == ["status:400", "status:400", "forwarded", "forwarded"]
 
 
+def test_log_tells_first_tries_from_retries(aws_proxy: ProxyControl) -> None:
+    # The write-quota test groups first tries only; a retry of a moto 500 must show as one.
+    aws_proxy.configure(faults=[{"target": "secretsmanager.ListSecrets", "times": 2, "status": 500}])
+    retrying = Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=5, connect_timeout=5)
+    client("secretsmanager", aws_proxy.url, config=retrying).list_secrets()
+    assert [(e["outcome"], e["attempt"]) for e in aws_proxy.log()] == [
+        ("status:500", 1), ("status:500", 2), ("forwarded", 3)]
+
+
 def test_close_fault_drops_connection(aws_proxy: ProxyControl) -> None:
     aws_proxy.configure(faults=[{"target": "secretsmanager.ListSecrets", "close": True}])
     sm = client("secretsmanager", aws_proxy.url)
