@@ -20,10 +20,10 @@ through the control API on the same port:
                       {"target": ..., "close": true}    close unanswered at once
                       "target" omitted matches every request; "times" defaults to 1
     GET  /_proxy/config    the config, with each rule's remaining "times"
-    GET  /_proxy/requests  X-Amz-Target of every AWS request received since the
-                           last reset, in order, faulted ones included (so tests
-                           can count retries)
-    GET  /_proxy/log       the same as [{"target", "outcome", "at", "attempt", "status"}],
+    GET  /_proxy/log       every AWS request received since the last reset, in order,
+                           faulted ones included (so tests can count retries), as
+                           [{"target", "outcome", "at", "attempt", "status"}]: target
+                           the X-Amz-Target header (else method and path),
                            outcome being "forwarded", "status:<code>", "hang" or "close",
                            at the arrival time (seconds, monotonic clock), attempt the
                            SDK's try number from its amz-sdk-request header (1 = first
@@ -175,9 +175,6 @@ class Handler(BaseHTTPRequestHandler):
         elif route == ("GET", "/_proxy/config"):
             with state.lock:
                 self.reply_json(200, state.config)
-        elif route == ("GET", "/_proxy/requests"):
-            with state.lock:
-                self.reply_json(200, [entry["target"] for entry in state.log])
         elif route == ("GET", "/_proxy/log"):
             with state.lock:
                 self.reply_json(200, list(state.log))

@@ -47,11 +47,12 @@ class ProxyControl:
     def reset(self) -> None:
         self._call("POST", "/_proxy/reset", {})
 
-    def requests(self) -> list[str]:
-        return self._call("GET", "/_proxy/requests")
-
-    def log(self) -> list[dict[str, str]]:
+    def log(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_proxy/log")
+
+    def requests(self) -> list[str]:
+        """The target of every request in the log, in order."""
+        return [entry["target"] for entry in self.log()]
 
 
 @contextlib.contextmanager
