@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
+import boto3
 import pytest
 
 from support.proxy_control import ProxyControl, local_moto_url, running_proxy
@@ -12,6 +13,13 @@ from support.proxy_control import ProxyControl, local_moto_url, running_proxy
 @pytest.fixture(scope="session")
 def moto_url() -> str:
     return local_moto_url()
+
+
+@pytest.fixture(scope="session")
+def secrets(moto_url: str) -> Any:
+    """Secrets Manager straight at moto, not through the proxy, so test set-up is never
+    counted among the function's requests."""
+    return boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1")
 
 
 @pytest.fixture(scope="session")

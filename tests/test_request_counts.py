@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from support.proxy_control import ProxyControl
@@ -50,12 +49,6 @@ def binary() -> str:
         if message.get("reason") == "compiler-artifact" and message.get("executable"):
             return message["executable"]
     raise RuntimeError("cargo build reported no executable for airflow-ecr-refresher")
-
-
-@pytest.fixture(scope="module")
-def secrets(moto_url: str) -> Any:
-    """Secrets Manager straight at moto, not through the proxy, so setup is not counted."""
-    return boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1")
 
 
 def setup(secrets: Any, count: int, regions: int, existing_every: int) -> tuple[str, list[dict], set[str]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-import boto3
 import pytest
 
 from contract.airflow_reader import Airflow
@@ -42,12 +41,6 @@ def emulator(_proxy_process: ProxyControl) -> Iterator[LambdaEmulator]:
 def proxy(_proxy_process: ProxyControl) -> ProxyControl:
     """The session's proxy; scenarios configure and reset it around each invocation."""
     return _proxy_process
-
-
-@pytest.fixture(scope="session")
-def secrets(moto_url: str) -> Any:
-    """Secrets Manager straight at moto (not through the proxy)."""
-    return boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1")
 
 
 @pytest.fixture(scope="session", params=sorted(AIRFLOWS))
