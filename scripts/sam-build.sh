@@ -40,8 +40,8 @@ if [ "$arch" = auto ]; then
   fi
 fi
 case $arch in
-  arm64) elf_machine=183 file_re='ARM aarch64' ;;
-  x86_64) elf_machine=62 file_re='x86-64' ;;
+  arm64) elf_machine=183 ;;
+  x86_64) elf_machine=62 ;;
   *) echo "sam-build: unknown architecture $arch (auto, arm64 or x86_64)" >&2; exit 2 ;;
 esac
 
@@ -54,7 +54,7 @@ echo "sam-build: sam build took $((SECONDS - t))s"
 bootstrap=.aws-sam/build/$function/bootstrap
 [ -f "$bootstrap" ] || { echo "sam-build: FAILED: $bootstrap was not produced" >&2; exit 1; }
 [ -x "$bootstrap" ] || { echo "sam-build: FAILED: $bootstrap is not executable" >&2; exit 1; }
-# The ELF header says the machine; `file` too, where it is installed.
+# The ELF header says the machine.
 python3 - "$bootstrap" "$elf_machine" <<'EOF'
 import struct, sys
 path, want = sys.argv[1], int(sys.argv[2])
@@ -66,8 +66,6 @@ if machine != want:
     sys.exit(f"sam-build: FAILED: {path} is built for ELF machine {machine}, expected {want}")
 EOF
 if command -v file >/dev/null; then
-  desc=$(file -b "$bootstrap")
-  echo "sam-build: $bootstrap: $desc"
-  grep -q "$file_re" <<<"$desc" || { echo "sam-build: FAILED: expected $file_re" >&2; exit 1; }
+  echo "sam-build: $bootstrap: $(file -b "$bootstrap")"
 fi
 echo "sam-build: ok, $arch bootstrap of $(du -h "$bootstrap" | cut -f1) ($((SECONDS - start))s)"

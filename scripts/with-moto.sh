@@ -54,8 +54,5 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
-set +e
+# Last, so the exit status is CMD's; the EXIT trap stops moto either way.
 "$@"
-rc=$?
-set -e
-exit $rc
