@@ -16,11 +16,16 @@
    `.tags(...)` needs TagResource; a `.kms_key_id(...)` on a write needs
    kms:GenerateDataKey and kms:Decrypt (granted only when a key is configured);
    and the Lambda runtime itself needs logs:CreateLogStream and logs:PutLogEvents.
+   Plus the actions in GRANTED_ON_PURPOSE: granted for someone else's calls (Airflow's
+   Docker pulls with the token) or for calls that are no `.send()` in src/ (the AWS config
+   loader's STS AssumeRole), each with its reason and the condition it must be under.
 3. Reads every Allow statement of the template's IAM roles and policies and fails
    if a needed action is not granted, if an action is granted that nothing needs,
    or if a grant is broader than its scope rule (see SCOPE below): "*" only for
    actions that cannot be scoped, secrets only under the configured prefix, KMS
-   only on the given key and only when one is given. Managed policies, SAM policy
+   only on the given keys, only when some are given and only via Secrets Manager,
+   ECR pull rights only on PullRepositoryArns, sts:AssumeRole only on PullRoleArns.
+   Managed policies, SAM policy
    templates, wildcard actions and NotAction cannot be checked and so fail too.
 
 Exit status: 0 all good, 1 findings, 2 bad usage or unreadable input.
@@ -54,11 +59,47 @@ RUNTIME_ACTIONS = {
 }
 KMS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
+
+@dataclass(frozen=True)
+class OnPurpose:
+    why: str
+    condition: str | None = None  # the template Condition it must be granted under, if any
+
+
+# Actions granted on purpose although no SDK call in src/ needs them from this role. Each is
+# "needed" with its reason, so a missing grant fails like a missing call would, and nothing
+# outside this list (or the calls) may be granted.
+# A token carries the pull rights of the principal that fetched it (ECR user guide, "Private
+# registry authentication"); a Docker pull needs BatchGetImage, GetDownloadUrlForLayer and
+# BatchCheckLayerAvailability (AWS managed policy AmazonEC2ContainerRegistryPullOnly). Pulls
+# through a pull through cache rule also import the upstream image and, the first time, create
+# its repository (ECR user guide, "IAM permissions required to sync an upstream registry with
+# an Amazon ECR private registry"). sts:AssumeRole: IAM service authorization reference, "AWS
+# Security Token Service", resource type role.
+_PULL = "Airflow's Docker pulls with the token (it carries this role's pull rights)"
+_CACHE = "Airflow's pulls through a pull through cache rule (PullThroughCache=true)"
+GRANTED_ON_PURPOSE = {
+    "ecr:BatchGetImage": OnPurpose(_PULL + "; also the function's own pull check"),
+    "ecr:GetDownloadUrlForLayer": OnPurpose(_PULL),
+    "ecr:BatchCheckLayerAvailability": OnPurpose(_PULL),
+    "ecr:BatchImportUpstreamImage": OnPurpose(_CACHE, "UsesPullThroughCache"),
+    "ecr:CreateRepository": OnPurpose(_CACHE, "UsesPullThroughCache"),
+    "sts:AssumeRole": OnPurpose(
+        "the pull role of a connection's pull_role_arn, assumed by aws-config's "
+        "AssumeRoleProvider (no `.send()` in src/; PullRoleArns set)",
+        "HasPullRoles",
+    ),
+}
+
 # Scope rule per action: where the template may grant it.
-#   "star"   : Resource "*" (the action supports no resource-level permission)
-#   "secret" : only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}
-#   "kms"    : only the KmsKeyArn parameter, only in a conditional grant
-#   "logs"   : only the function's own log group
+#   "star"       : Resource "*" (the action supports no resource-level permission)
+#   "secret"     : only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}
+#   "kms"        : only the KmsKeyArn or ExtraKmsKeyArns parameter, only in a conditional
+#                  grant, only with kms:ViaService = secretsmanager.${AWS::Region}.${AWS::URLSuffix}
+#   "logs"       : only the function's own log group
+#   "repository" : only the PullRepositoryArns parameter, or (when it is empty) this
+#                  account's repositories: arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*
+#   "pull-role"  : only the PullRoleArns parameter
 SCOPE = {
     "ecr:GetAuthorizationToken": "star",
     "secretsmanager:BatchGetSecretValue": "star",
@@ -66,7 +107,16 @@ SCOPE = {
     "kms:Decrypt": "kms",
     "logs:CreateLogStream": "logs",
     "logs:PutLogEvents": "logs",
+    "ecr:BatchGetImage": "repository",
+    "ecr:GetDownloadUrlForLayer": "repository",
+    "ecr:BatchCheckLayerAvailability": "repository",
+    "ecr:BatchImportUpstreamImage": "repository",
+    "ecr:CreateRepository": "repository",
+    "sts:AssumeRole": "pull-role",
 }
+KMS_KEY_PARAMETERS = ("KmsKeyArn", "ExtraKmsKeyArns")
+KMS_VIA_SERVICE = {"StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}}}
+OWN_REPOSITORIES = "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"
 DEFAULT_SCOPE = {"secretsmanager": "secret"}
 SECRET_RESOURCE = ":secret:${ConnectionsPrefix}${ConnectionsSeparator}"
 
@@ -323,6 +373,8 @@ class Grant:
     resources: list[Any]
     where: str
     conditional: bool
+    conditions: list[str] = field(default_factory=list)  # template Conditions it is under
+    condition: Any = None  # the statement's IAM Condition block
 
 
 @dataclass
@@ -335,15 +387,17 @@ def as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
 
-def statements(doc: Any) -> Iterable[tuple[Any, bool]]:
-    """(statement, conditional) pairs; both branches of an Fn::If count, as conditional."""
+def statements(doc: Any) -> Iterable[tuple[Any, list[str]]]:
+    """(statement, conditions) pairs; both branches of an Fn::If count, as conditional on
+    that Fn::If's condition (negated or not: either way it is granted only sometimes)."""
     for st in as_list(doc.get("Statement", []) if isinstance(doc, dict) else []):
         if isinstance(st, dict) and set(st) == {"Fn::If"}:
+            cond = str(st["Fn::If"][0])
             for branch in st["Fn::If"][1:]:
                 if isinstance(branch, dict) and branch != {"Ref": "AWS::NoValue"}:
-                    yield branch, True
+                    yield branch, [cond]
         else:
-            yield st, False
+            yield st, []
 
 
 def collect_grants(template: dict[str, Any]) -> TemplateGrants:
@@ -351,7 +405,7 @@ def collect_grants(template: dict[str, Any]) -> TemplateGrants:
     for logical_id, res in template["Resources"].items():
         rtype = res.get("Type", "")
         props = res.get("Properties", {}) or {}
-        res_conditional = "Condition" in res
+        res_conditions = [res["Condition"]] if "Condition" in res else []
         docs: list[tuple[str, Any]] = []
         if rtype == "AWS::IAM::Role":
             for p in props.get("Policies", []) or []:
@@ -369,7 +423,7 @@ def collect_grants(template: dict[str, Any]) -> TemplateGrants:
             if "Role" not in props:
                 out.problems.append(f"{logical_id}: no Role, so SAM generates one with AWSLambdaBasicExecutionRole, which cannot be checked")
         for where, doc in docs:
-            for st, st_conditional in statements(doc):
+            for st, st_conditions in statements(doc):
                 if st.get("Effect") != "Allow":
                     continue
                 if "NotAction" in st or "NotResource" in st:
@@ -382,8 +436,16 @@ def collect_grants(template: dict[str, Any]) -> TemplateGrants:
                     if "*" in action or "?" in action:
                         out.problems.append(f"{where}: wildcard action {action!r} grants more than the code calls")
                         continue
+                    conditions = res_conditions + st_conditions
                     out.grants.append(
-                        Grant(action, as_list(st.get("Resource", [])), where, res_conditional or st_conditional)
+                        Grant(
+                            action,
+                            as_list(st.get("Resource", [])),
+                            where,
+                            bool(conditions),
+                            conditions,
+                            st.get("Condition"),
+                        )
                     )
     return out
 
@@ -395,6 +457,15 @@ def resource_text(r: Any) -> str:
         sub = r["Fn::Sub"]
         return sub if isinstance(sub, str) else str(sub[0])
     return json.dumps(r, sort_keys=True)
+
+
+def own_or_listed_repositories(r: Any) -> bool:
+    """PullRepositoryArns, this account's repositories, or an Fn::If choosing between them."""
+    if r == {"Ref": "PullRepositoryArns"} or r == {"Fn::Sub": OWN_REPOSITORIES}:
+        return True
+    if isinstance(r, dict) and set(r) == {"Fn::If"} and len(r["Fn::If"]) == 3:
+        return all(own_or_listed_repositories(b) for b in r["Fn::If"][1:])
+    return False
 
 
 def scope_problems(g: Grant) -> list[str]:
@@ -413,11 +484,27 @@ def scope_problems(g: Grant) -> list[str]:
         return [f"{where} must be scoped to arn:...:${{AWS::Region}}:${{AWS::AccountId}}{SECRET_RESOURCE}*, got {bad}"] if bad else []
     if rule == "kms":
         out = []
-        if texts != [json.dumps({"Ref": "KmsKeyArn"})]:
-            out.append(f"{where} must be on the KmsKeyArn parameter only, got {texts}")
+        if len(g.resources) != 1 or g.resources[0] not in [{"Ref": p} for p in KMS_KEY_PARAMETERS]:
+            out.append(f"{where} must be on the KmsKeyArn or the ExtraKmsKeyArns parameter only, got {texts}")
         if not g.conditional:
             out.append(f"{where} must be granted only when a key is given (a Condition on the resource or an Fn::If)")
+        if g.condition != KMS_VIA_SERVICE:
+            out.append(
+                f"{where} must be granted only via Secrets Manager: Condition {json.dumps(KMS_VIA_SERVICE)}, "
+                f"got {json.dumps(g.condition)}"
+            )
         return out
+    if rule == "repository":
+        if len(g.resources) == 1 and own_or_listed_repositories(g.resources[0]):
+            return []
+        return [
+            f"{where} must be on the PullRepositoryArns parameter (or, when it is empty, "
+            f"{OWN_REPOSITORIES}) only, got {texts}"
+        ]
+    if rule == "pull-role":
+        if g.resources == [{"Ref": "PullRoleArns"}]:
+            return []
+        return [f"{where} must be on the PullRoleArns parameter only, got {texts}"]
     if rule == "logs":
         ok = all("LogGroup" in t for t in texts)
         return [] if ok else [f"{where} must be on the function's log group only, got {texts}"]
@@ -453,11 +540,20 @@ def check(template_path: Path, src: Path, cargo_lock: Path) -> Report:
         needed.setdefault(action, []).append(why)
 
     tg = collect_grants(load_template(template_path))
+    for action, purpose in GRANTED_ON_PURPOSE.items():
+        when = f" (only if {purpose.condition})" if purpose.condition else ""
+        needed.setdefault(action, []).append(f"granted on purpose{when}: {purpose.why}")
     problems.extend(tg.problems)
     granted: dict[str, list[str]] = {}
     for g in tg.grants:
         granted.setdefault(g.action, []).append(g.where + (" (conditional)" if g.conditional else ""))
         problems.extend(scope_problems(g))
+        purpose = GRANTED_ON_PURPOSE.get(g.action)
+        if purpose and purpose.condition and purpose.condition not in g.conditions:
+            problems.append(
+                f"{g.where}: {g.action} must be granted only under the {purpose.condition} condition, "
+                f"got {g.conditions or 'no condition'}"
+            )
     missing = sorted(set(needed) - set(granted))
     extra = sorted(set(granted) - set(needed))
     return Report(needed, granted, missing, extra, problems, sources)
