@@ -65,7 +65,7 @@ pub fn host_from_endpoint(endpoint: &str) -> Result<String, TokenError> {
 pub fn registry_host(endpoint_host: &str, registry: Option<&Registry>) -> String {
     match registry {
         None => endpoint_host.to_owned(),
-        Some(Registry::Host(host)) => host.clone(),
+        Some(Registry::Host(host)) => host.as_str().to_owned(),
         Some(Registry::Account(account)) => match endpoint_host.split_once('.') {
             Some((_, rest)) => format!("{account}.{rest}"),
             None => endpoint_host.to_owned(),
@@ -140,7 +140,9 @@ mod tests {
             "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"
         );
         assert_eq!(registry_host(own, None), own);
-        let host = Registry::Host("210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn".into());
+        let host =
+            Registry::try_from("210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn".to_owned())
+                .unwrap();
         assert_eq!(
             registry_host(own, Some(&host)),
             "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"
