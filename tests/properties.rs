@@ -10,9 +10,14 @@ use airflow_ecr_refresher::token::decode_authorization_token;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-/// Cases per property; `PROPTEST_CASES` overrides it.
+/// 2,000 cases per property; `PROPTEST_CASES` overrides it (proptest's default config
+/// reads that variable, `with_cases` alone would not).
 fn config() -> ProptestConfig {
-    ProptestConfig::with_cases(2_000)
+    if std::env::var_os("PROPTEST_CASES").is_some() {
+        ProptestConfig::default()
+    } else {
+        ProptestConfig::with_cases(2_000)
+    }
 }
 
 fn host() -> impl Strategy<Value = String> {
@@ -98,29 +103,58 @@ proptest! {
         prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
         prop_assert_eq!(view.conn_type.as_deref(), Some("docker"));
         // Updating what we rendered gives the same value back: render-then-parse is the identity.
-        prop_assert_eq!(update(&value, &docker).unwrap(), value);
+        prop_assert_eq!(update(&value, &docker, false).unwrap(), value);
     }
 
     #[test]
-    fn json_updates_keep_every_other_key_and_resolve(existing in json_connection(), host in host(), password in secret_text()) {
+    fn json_updates_change_only_host_login_and_password(
+        mut existing in json_connection(),
+        docker_first in any::<bool>(),
+        managed in any::<bool>(),
+        host in host(),
+        password in secret_text(),
+    ) {
+        if docker_first {
+            // A Docker connection Airflow can load: the update must succeed.
+            for k in ["conn_type", "conn_id", "engine", "port", "extra"] {
+                existing.shift_remove(k);
+            }
+            existing.shift_insert(0, "conn_type".into(), json!("docker"));
+        }
         let docker = DockerLogin { host: &host, login: "AWS", password: &password };
         let text = Value::Object(existing.clone()).to_string();
-        let updated: Map<String, Value> = serde_json::from_str(&update(&text, &docker).unwrap()).unwrap();
+        let result = update(&text, &docker, managed);
+        if docker_first {
+            prop_assert!(result.is_ok(), "{:?}", result);
+        }
+        let Ok(updated) = result else { return Ok(()) };
+        let updated: Map<String, Value> = serde_json::from_str(&updated).unwrap();
         let view = airflow_view(&Value::Object(updated.clone()).to_string()).unwrap();
         prop_assert_eq!(view.host.as_deref(), Some(host.as_str()));
         prop_assert_eq!(view.login.as_deref(), Some("AWS"));
         prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
-        // Exactly the three keys Airflow reads (and conn_type when there was none) may change.
-        let changed: Vec<&String> = existing.iter().filter(|(k, v)| updated.get(*k) != Some(v)).map(|(k, _)| k).collect();
-        prop_assert!(changed.len() <= 3, "changed {:?}", changed);
-        let original_keys: Vec<&String> = existing.keys().collect();
+        prop_assert_eq!(view.conn_type.as_deref(), Some("docker"));
+        prop_assert_eq!(view.port, None);
+        // No key but the aliases of host, login and password changes; the port goes, and a
+        // tagged secret's conn_type becomes docker.
+        let mut may_change = vec!["host", "remote_host", "server", "login", "user", "username",
+                                  "user_name", "password", "pass", "key", "port"];
+        if managed {
+            may_change.extend(["conn_type", "conn_id", "connection_type", "engine"]);
+        }
+        for (k, v) in &existing {
+            if updated.get(k) != Some(v) {
+                prop_assert!(may_change.contains(&k.as_str()), "{} changed", k);
+            }
+        }
+        let original_keys: Vec<&String> = existing.keys().filter(|k| *k != "port").collect();
         let kept_order: Vec<&String> = updated.keys().filter(|k| existing.contains_key(*k)).collect();
         prop_assert_eq!(original_keys, kept_order, "key order is kept");
     }
 
     #[test]
     fn uri_updates_keep_path_query_and_fragment(
-        scheme in "[a-z][a-z0-9+.-]{0,8}",
+        scheme in "[dD][oO][cC][kK][eE][rR]",
         userinfo in "([A-Za-z0-9%._~-]{1,10}(:[A-Za-z0-9%._~-]{0,10})?@)?",
         old_host in "[a-z0-9.-]{1,20}",
         port in "(:[0-9]{1,4})?",
@@ -130,16 +164,18 @@ proptest! {
     ) {
         let existing = format!("{scheme}://{userinfo}{old_host}{port}{tail}");
         let docker = DockerLogin { host: &host, login: "AWS", password: &password };
-        let updated = update(&existing, &docker).unwrap();
+        let updated = update(&existing, &docker, false).unwrap();
         prop_assert!(updated.starts_with(&format!("{scheme}://AWS:")), "{}", updated);
-        let expected_end = format!("@{host}{port}{tail}");
+        // The port is dropped: the registry address is the bare host.
+        let _ = port;
+        let expected_end = format!("@{host}{tail}");
         prop_assert!(updated.ends_with(&expected_end), "{}", updated);
     }
 
     #[test]
-    fn any_secret_text_is_updated_or_refused_never_a_panic(text in any::<String>(), password in secret_text()) {
+    fn any_secret_text_is_updated_or_refused_never_a_panic(text in any::<String>(), managed in any::<bool>(), password in secret_text()) {
         let docker = DockerLogin { host: "h.example.com", login: "AWS", password: &password };
-        if let Ok(updated) = update(&text, &docker) {
+        if let Ok(updated) = update(&text, &docker, managed) {
             let view = airflow_view(&updated).unwrap();
             prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
         }
