@@ -44,7 +44,29 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
 
+    /// Secrets Manager reports a KMS key that refuses the caller as `EncryptionFailure`,
+    /// `DecryptionFailure`, or `AccessDeniedException` with "Access to KMS is not allowed"
+    /// (AWS Secrets Manager API Reference, the errors of `CreateSecret`, `PutSecretValue`
+    /// and `GetSecretValue`).
+    pub fn is_kms(&self) -> bool {
+        match self.code.as_deref() {
+            Some("EncryptionFailure" | "DecryptionFailure") => true,
+            Some(code) if code.starts_with("KMS") => true,
+            Some(code) if code.contains("AccessDenied") => self.message.contains("KMS"),
+            _ => false,
+        }
+    }
+
     fn hint(&self) -> Option<String> {
+        if self.is_kms() {
+            return Some(
+                "the KMS key that encrypts the secret refuses the function's role: allow the \
+                 role kms:GenerateDataKey and kms:Decrypt in that key's policy, and give the key's \
+                 ARN to the template (KmsKeyArn for the key of secrets this function creates, \
+                 ExtraKmsKeyArns for the keys of existing secrets)"
+                    .into(),
+            );
+        }
         let code = self.code.as_deref()?;
         if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
             return Some(format!("grant {} to the function's role", self.action));
@@ -55,9 +77,6 @@ impl AwsError {
                  restore-secret`, or remove the connection from the configuration"
                     .into(),
             );
-        }
-        if code.contains("KMS") || code == "DecryptionFailure" {
-            return Some("check that the function's role may use the secret's KMS key".into());
         }
         None
     }
@@ -95,6 +114,30 @@ mod tests {
             "secretsmanager:PutSecretValue failed with AccessDeniedException: User is not authorized \
              (grant secretsmanager:PutSecretValue to the function's role)"
         );
+    }
+
+    #[test]
+    fn a_refusing_kms_key_names_the_key_policy_not_secrets_manager() {
+        for (code, message) in [
+            ("AccessDeniedException", "Access to KMS is not allowed"),
+            ("EncryptionFailure", "Unable to encrypt"),
+            ("DecryptionFailure", "Unable to decrypt"),
+        ] {
+            let e = AwsError::new("secretsmanager:PutSecretValue", Some(code), Some(message));
+            assert!(e.is_kms(), "{code}");
+            let text = e.to_string();
+            assert!(
+                text.contains("key's policy") && text.contains("KmsKeyArn"),
+                "{text}"
+            );
+            assert!(!text.contains("grant secretsmanager"), "{text}");
+        }
+        let iam = AwsError::new(
+            "secretsmanager:PutSecretValue",
+            Some("AccessDeniedException"),
+            Some("no"),
+        );
+        assert!(!iam.is_kms());
     }
 
     #[test]

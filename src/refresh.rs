@@ -3,7 +3,7 @@
 
 use crate::aws_error::AwsError;
 use crate::config::Settings;
-use crate::connection::{self, ConnectionError, DockerLogin};
+use crate::connection::{self, ConnectionError, DockerLogin, Ownership};
 use crate::ecr::{Ecr, EcrError, RegionToken};
 use crate::report::{self, Action, Failed, RefreshFailed, Refreshed, Report};
 use crate::secrets::{Current, Secrets, Write};
@@ -22,6 +22,10 @@ use tokio::time::Instant;
 /// 50 connections cost one round trip, and starts each further 50 a second later, so it
 /// never throttles itself.
 const WRITES_PER_SECOND: usize = 50;
+
+/// A secret's value is at most 65,536 bytes (AWS Secrets Manager API Reference,
+/// `PutSecretValue`, `SecretString`); a larger one is refused before anything is sent.
+pub const SECRET_VALUE_LIMIT: usize = 65_536;
 
 /// When the `i`th write (in configured order) may start, counted from the first.
 fn write_wave(i: usize) -> Duration {
@@ -42,6 +46,13 @@ pub enum TargetFailure {
     Binary,
     #[error("{0}, so the secret was left untouched")]
     Value(#[from] ConnectionError),
+    #[error("reading the secret's tags: {0}")]
+    Tags(AwsError),
+    #[error(
+        "the new value would be {0} bytes, over Secrets Manager's limit of 65,536, so the \
+         secret was left untouched (its other fields are too large)"
+    )]
+    TooLarge(usize),
     #[error("writing the secret: {0}")]
     Write(AwsError),
 }
@@ -98,10 +109,15 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
     for (_, target, name, result) in results {
         match result {
             Ok(done) => {
+                let message = if run.dry_run {
+                    "connection checked, nothing written (dry run)"
+                } else {
+                    "connection refreshed"
+                };
                 tracing::info!(
                     conn_id = %target.conn_id, secret_name = %name, registry = %done.registry,
                     region = %target.region, action = done.action.as_str(), expires_at = done.expires_at.as_deref(),
-                    "connection refreshed"
+                    "{message}"
                 );
                 refreshed.push(done);
             }
@@ -155,45 +171,73 @@ async fn refresh_one(
     })
 }
 
+/// Whether a secret whose value is not a Docker connection carries this function's tag
+/// (one extra call, only then). A value Airflow cannot load is refused later, by `update`.
+async fn managed(aws: &Aws, name: &str, current: &Current) -> Result<bool, TargetFailure> {
+    let Current::Text { value, .. } = current else {
+        return Ok(false);
+    };
+    match connection::ownership(value.expose_secret()) {
+        Ok(Ownership::Docker) | Err(_) => Ok(false),
+        Ok(Ownership::Other(_) | Ownership::Untyped) => aws
+            .secrets
+            .is_managed(name)
+            .await
+            .map_err(TargetFailure::Tags),
+    }
+}
+
 /// Renders the new value from what is there now and writes it. A secret created by
-/// someone else since we read is read again and updated, not overwritten blind.
+/// someone else since we read is read again and updated, not overwritten blind; a secret
+/// that exists without a value (Terraform, CloudFormation and the console create those)
+/// gets its first one.
 async fn write_value(
     aws: &Aws,
     run: Run<'_>,
     name: &str,
     login: &DockerLogin<'_>,
-    existing: Current,
+    mut existing: Current,
     not_before: Instant,
 ) -> Result<Action, TargetFailure> {
-    let (value, version) = match &existing {
-        Current::Missing => (connection::render_new(run.settings.format, login)?, None),
-        Current::Text { value, version_id } => (
-            connection::update(value.expose_secret(), login)?,
-            Some(version_id.as_str()),
-        ),
-        Current::Binary => return Err(TargetFailure::Binary),
-    };
-    if run.dry_run {
-        return Ok(if version.is_some() {
-            Action::WouldUpdate
-        } else {
-            Action::WouldCreate
-        });
-    }
-    tokio::time::sleep_until(not_before).await;
-    let value = SecretString::from(value);
-    let write = Write {
-        name,
-        request_token: request_token(name, version, &value),
-        value: &value,
-    };
-    match version {
-        Some(_) => aws
-            .secrets
-            .put(&write)
-            .await
-            .map_err(TargetFailure::Write)?,
-        None => match aws
+    let mut valueless = false;
+    loop {
+        let (value, version) = match &existing {
+            Current::Missing => (connection::render_new(run.settings.format, login)?, None),
+            Current::Text { value, version_id } => {
+                let managed = managed(aws, name, &existing).await?;
+                (
+                    connection::update(value.expose_secret(), login, managed)?,
+                    Some(version_id.as_str()),
+                )
+            }
+            Current::Binary => return Err(TargetFailure::Binary),
+        };
+        if value.len() > SECRET_VALUE_LIMIT {
+            return Err(TargetFailure::TooLarge(value.len()));
+        }
+        let updates = version.is_some() || valueless;
+        if run.dry_run {
+            return Ok(if updates {
+                Action::WouldUpdate
+            } else {
+                Action::WouldCreate
+            });
+        }
+        tokio::time::sleep_until(not_before).await;
+        let value = SecretString::from(value);
+        let write = Write {
+            name,
+            request_token: request_token(name, version, &value),
+            value: &value,
+        };
+        if updates {
+            aws.secrets
+                .put(&write)
+                .await
+                .map_err(TargetFailure::Write)?;
+            return Ok(Action::Updated);
+        }
+        match aws
             .secrets
             .create(&write, run.settings.kms_key_id.as_deref())
             .await
@@ -207,15 +251,13 @@ async fn write_value(
                     .pop()
                     .unwrap_or_else(|| Err(e.clone()))
                     .map_err(TargetFailure::Read)?;
-                if matches!(now, Current::Missing) {
-                    return Err(TargetFailure::Write(e));
-                }
-                return Box::pin(write_value(aws, run, name, login, now, not_before)).await;
+                // Still no value to read: the secret exists without one.
+                valueless = matches!(now, Current::Missing);
+                existing = now;
             }
             Err(e) => return Err(TargetFailure::Write(e)),
-        },
+        }
     }
-    Ok(Action::Updated)
 }
 
 /// The same write (same secret, same value, on top of the same version) gets the same

@@ -50,6 +50,8 @@ impl Secrets {
         batches.into_iter().flatten().collect()
     }
 
+    /// One batch call; if the call fails as a whole (one odd secret can do that), each of
+    /// its secrets is read on its own, so one secret never fails the others.
     async fn read_batch(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
         let action = "secretsmanager:BatchGetSecretValue";
         let output = match self
@@ -61,8 +63,12 @@ impl Secrets {
         {
             Ok(output) => output,
             Err(e) => {
-                let err = AwsError::from_sdk(action, &e);
-                return vec![Err(err); names.len()];
+                tracing::warn!(
+                    secrets = names.len(),
+                    error = %AwsError::from_sdk(action, &e),
+                    "batch read failed as a whole; reading its secrets one by one"
+                );
+                return join_all(names.iter().map(|name| self.read_one(name))).await;
             }
         };
         let mut found: HashMap<&str, Result<Current, AwsError>> = HashMap::new();
@@ -103,6 +109,43 @@ impl Secrets {
                 })
             })
             .collect()
+    }
+
+    async fn read_one(&self, name: &str) -> Result<Current, AwsError> {
+        let action = "secretsmanager:GetSecretValue";
+        match self.client.get_secret_value().secret_id(name).send().await {
+            Ok(out) => Ok(match out.secret_string() {
+                Some(text) => Current::Text {
+                    value: SecretString::from(text.to_owned()),
+                    version_id: out.version_id().unwrap_or_default().to_owned(),
+                },
+                None => Current::Binary,
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(Current::Missing)
+            }
+            Err(e) => Err(AwsError::from_sdk(action, &e)),
+        }
+    }
+
+    /// Whether the secret carries this function's `managed-by` tag. Asked only of a secret
+    /// whose value is not a Docker connection, to tell a handed-over secret from someone
+    /// else's connection.
+    pub async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))?;
+        Ok(described
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(MANAGED_BY_TAG.0) && t.value() == Some(MANAGED_BY_TAG.1)))
     }
 
     pub async fn put(&self, write: &Write<'_>) -> Result<(), AwsError> {

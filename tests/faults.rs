@@ -41,12 +41,13 @@ async fn run_with_fault(
     store: &Store,
 ) -> (Result<Report, HandlerError>, String, usize) {
     let token = token_rule((op == "GetAuthorizationToken").then_some(fault));
-    let [read, put, create] = store.rules(op, fault);
-    let app = app(&[&token], &[&read, &put, &create], "existing,new");
+    let [read, get, put, create] = store.rules(op, fault);
+    let app = app(&[&token], &[&read, &get, &put, &create], "existing,new");
     let (result, output) = invoke(&app, json!({})).await;
     let attempts = match op {
         "GetAuthorizationToken" => token.num_calls(),
         "BatchGetSecretValue" => read.num_calls(),
+        "GetSecretValue" => get.num_calls(),
         "PutSecretValue" => put.num_calls(),
         _ => create.num_calls(),
     };
@@ -100,8 +101,16 @@ async fn persistent_throttling_fails_the_run_cleanly_and_leaves_secrets_alone() 
         let before = store.snapshot();
         let fault = Fault::aws(400, "ThrottlingException", "Rate exceeded", 100);
         let (result, output, attempts) = run_with_fault(op, &fault, &store).await;
-        let message = failure(&result);
         assert_eq!(attempts, 4, "{op}: 4 attempts, then it gives up");
+        if op == "BatchGetSecretValue" {
+            // The batch fails as a whole, so each secret is read on its own instead.
+            let report = result.unwrap_or_else(|e| panic!("{op}: {e}"));
+            assert_eq!(report.connections.len(), 2);
+            assert_refreshed(&store);
+            assert_no_secret(&output);
+            continue;
+        }
+        let message = failure(&result);
         assert!(
             message.contains(&format!("{op} failed with ThrottlingException")),
             "{op}: {message}"
@@ -132,6 +141,38 @@ async fn persistent_throttling_fails_the_run_cleanly_and_leaves_secrets_alone() 
         }
         assert_no_secret(&output);
     }
+}
+
+#[tokio::test]
+async fn reads_throttled_both_ways_fail_every_connection_and_write_nothing() {
+    let store = store();
+    let before = store.snapshot();
+    let fault = Fault::aws(400, "ThrottlingException", "Rate exceeded", 100);
+    let (token, read, get, put, create) = (
+        token_rule(None),
+        store.read_rule(Some(&fault)),
+        store.get_rule(Some(&fault)),
+        store.put_rule(None),
+        store.create_rule(None),
+    );
+    let app = app(&[&token], &[&read, &get, &put, &create], "existing,new");
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(
+        message.starts_with("2 of 2 connections failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("secretsmanager:GetSecretValue failed with ThrottlingException"),
+        "{message}"
+    );
+    assert_eq!(
+        (read.num_calls(), get.num_calls()),
+        (4, 8),
+        "4 attempts each"
+    );
+    assert_eq!(store.snapshot(), before, "nothing written");
+    assert_no_secret(&output);
 }
 
 #[tokio::test]
@@ -294,7 +335,7 @@ async fn an_sdk_retried_write_carries_the_same_request_token() {
     let store = store();
     let sent = Sent::default();
     let token = token_rule(None);
-    let [read, put, create] = store.rules(
+    let [read, get, put, create] = store.rules(
         "PutSecretValue",
         &Fault {
             status: 503,
@@ -302,7 +343,7 @@ async fn an_sdk_retried_write_carries_the_same_request_token() {
             times: 1,
         },
     );
-    let app = app_sent(&[&token], &[&read, &put, &create], "existing", &sent);
+    let app = app_sent(&[&token], &[&read, &get, &put, &create], "existing", &sent);
     let (result, output) = invoke(&app, json!({})).await;
     result.unwrap();
     let tokens: Vec<String> = sent

@@ -18,7 +18,10 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::{Blob, DateTime};
 use base64::Engine;
@@ -97,6 +100,54 @@ impl Store {
         )
     }
 
+    /// `GetSecretValue`, which the function uses when a batch read fails as a whole. A
+    /// missing secret answers as AWS does: 400 `ResourceNotFoundException`.
+    pub fn get_rule(&self, fault: Option<&Fault>) -> Rule {
+        let (store, asked) = (self.clone(), Slot::<String>::default());
+        let seen = asked.clone();
+        let builder =
+            mock!(aws_sdk_secretsmanager::Client::get_secret_value).match_requests(move |req| {
+                seen.set(req.secret_id().unwrap_or_default().to_owned());
+                true
+            });
+        let respond = move || {
+            let id = asked.get();
+            let (status, body) = match store.get(&id) {
+                Some(Stored::Text(t)) => (
+                    200,
+                    serde_json::json!({"Name": id, "VersionId": format!("v-{}", t.len()), "SecretString": t}),
+                ),
+                Some(Stored::Binary) => (
+                    200,
+                    serde_json::json!({"Name": id, "VersionId": "v-bin", "SecretBinary": "AAE="}),
+                ),
+                None => (
+                    400,
+                    serde_json::json!({"__type": "ResourceNotFoundException",
+                                       "message": "Secrets Manager can't find the specified secret."}),
+                ),
+            };
+            HttpResponse::new(
+                StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
+                SdkBody::from(body.to_string()),
+            )
+        };
+        match fault {
+            Some(f) => builder
+                .sequence()
+                .http_status(f.status, f.body.clone())
+                .times(f.times)
+                .http_response(respond)
+                .repeatedly()
+                .build(),
+            None => builder
+                .sequence()
+                .http_response(respond)
+                .repeatedly()
+                .build(),
+        }
+    }
+
     fn batch(&self, ids: &[String]) -> BatchGetSecretValueOutput {
         let mut out = BatchGetSecretValueOutput::builder();
         for id in ids {
@@ -166,10 +217,11 @@ impl Store {
     }
 
     /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`.
-    pub fn rules(&self, faulty: &str, fault: &Fault) -> [Rule; 3] {
+    pub fn rules(&self, faulty: &str, fault: &Fault) -> [Rule; 4] {
         let on = |op: &str| (op == faulty).then_some(fault);
         [
             self.read_rule(on("BatchGetSecretValue")),
+            self.get_rule(on("GetSecretValue")),
             self.put_rule(on("PutSecretValue")),
             self.create_rule(on("CreateSecret")),
         ]
