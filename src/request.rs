@@ -1,6 +1,8 @@
-//! What an invocation asks for. EventBridge events and `{}` refresh the configured
-//! connections; any other object is a manual request, parsed strictly so that a typo such
-//! as `"dryrun"` is refused rather than taken as a real refresh.
+//! What an invocation asks for. `{}`, `null` and an EventBridge event refresh the
+//! configured connections; any other object is a manual request. Every key beside an
+//! EventBridge envelope's own is honoured or refused, never ignored, so that a typo such
+//! as `"dryrun"` (or a `"dry_run"` added to a copied scheduled event) can never turn into
+//! a real refresh.
 
 use crate::target::TargetSpec;
 use serde::Deserialize;
@@ -24,24 +26,57 @@ pub struct Request {
 )]
 pub struct RequestError(pub String);
 
-/// EventBridge (and CloudWatch Events) envelopes always carry these two keys.
+/// The keys of an EventBridge event envelope ("Amazon EventBridge events" in the
+/// EventBridge user guide). A scheduled rule sends exactly these.
+const ENVELOPE_KEYS: &[&str] = &[
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+];
+
+/// Every EventBridge event carries these two.
 fn is_eventbridge(map: &serde_json::Map<String, Value>) -> bool {
     map.contains_key("detail-type") && map.contains_key("source")
 }
 
 impl Request {
     pub fn from_event(event: Value) -> Result<Self, RequestError> {
-        match event {
-            Value::Object(map) if !map.is_empty() && !is_eventbridge(&map) => {
-                let request: Self = serde_json::from_value(Value::Object(map))
-                    .map_err(|e| RequestError(e.to_string()))?;
-                if request.connections.as_ref().is_some_and(Vec::is_empty) {
-                    return Err(RequestError("\"connections\" is an empty list".into()));
-                }
-                Ok(request)
+        let mut map = match event {
+            Value::Null => return Ok(Self::default()),
+            Value::Object(map) => map,
+            other => {
+                return Err(RequestError(format!(
+                    "the event is {}, not a JSON object",
+                    kind_of(&other)
+                )));
             }
-            _ => Ok(Self::default()),
+        };
+        if is_eventbridge(&map) {
+            map.retain(|key, _| !ENVELOPE_KEYS.contains(&key.as_str()));
         }
+        let request: Self =
+            serde_json::from_value(Value::Object(map)).map_err(|e| RequestError(e.to_string()))?;
+        if request.connections.as_ref().is_some_and(Vec::is_empty) {
+            return Err(RequestError("\"connections\" is an empty list".into()));
+        }
+        Ok(request)
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -76,6 +111,55 @@ mod tests {
                 .unwrap()
                 .dry_run
         );
+    }
+
+    #[test]
+    fn keys_beside_an_eventbridge_envelope_are_honoured_or_refused() {
+        let mut scheduled = json!({
+            "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-28T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": {}, "dry_run": true
+        });
+        let r = Request::from_event(scheduled.clone()).unwrap();
+        assert!(r.dry_run, "a dry run inside a scheduled event is a dry run");
+        scheduled["connections"] = json!([{"conn_id": "only_this"}]);
+        let r = Request::from_event(scheduled).unwrap();
+        assert_eq!(r.connections.unwrap()[0].conn_id.as_str(), "only_this");
+        for (event, expected) in [
+            (
+                json!({"detail-type": "x", "source": "y", "dryrun": true, "connections": "garbage"}),
+                "unknown field `dryrun`",
+            ),
+            (
+                json!({"detail-type": "x", "source": "y", "dry_run": "yes"}),
+                "expected a boolean",
+            ),
+        ] {
+            let err = Request::from_event(event).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn payloads_that_are_not_objects_are_refused() {
+        for (event, kind) in [
+            (json!([1]), "an array"),
+            (json!("refresh"), "a string"),
+            (json!(1), "a number"),
+            (json!(true), "a boolean"),
+        ] {
+            let err = Request::from_event(event).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("the event is {kind}, not a JSON object")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_keys_without_an_envelope_are_unknown() {
+        let err = Request::from_event(json!({"detail": {}, "dry_run": true})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `detail`"), "{err}");
     }
 
     #[test]
