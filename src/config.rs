@@ -84,9 +84,60 @@ impl Settings {
             prefix,
             sep,
             format,
-            kms_key_id: var("KMS_KEY_ID").map(|v| v.trim().to_owned()),
+            kms_key_id: var("KMS_KEY_ID")
+                .map(|v| v.trim().to_owned())
+                .map(|id| {
+                    if is_kms_key_id(&id) {
+                        Ok(id)
+                    } else {
+                        Err(ConfigError::new(
+                            "KMS_KEY_ID",
+                            format!(
+                                "{id:?} is not a KMS key: use a key id (1234abcd-12ab-34cd-56ef-1234567890ab \
+                                 or mrk-...), a key ARN, an alias name (alias/...) or an alias ARN"
+                            ),
+                        ))
+                    }
+                })
+                .transpose()?,
         })
     }
+}
+
+/// The four ways to name a KMS key (AWS KMS API Reference, `KeyId` in `DescribeKey`).
+fn is_kms_key_id(id: &str) -> bool {
+    let is_hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_key = |s: &str| {
+        let groups: Vec<&str> = s.split('-').collect();
+        let uuid = groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| is_hex(g, n));
+        uuid || s.strip_prefix("mrk-").is_some_and(|h| is_hex(h, 32))
+    };
+    let is_alias = |s: &str| {
+        s.strip_prefix("alias/").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 250
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+        })
+    };
+    if let Some(arn) = id.strip_prefix("arn:") {
+        // arn:<partition>:kms:<region>:<account>:key/<id> or ...:alias/<name>
+        let parts: Vec<&str> = arn.splitn(5, ':').collect();
+        let [partition, service, region, account, resource] = parts[..] else {
+            return false;
+        };
+        return partition.starts_with("aws")
+            && service == "kms"
+            && crate::partition::is_region_name(region)
+            && crate::registry::is_account_id(account)
+            && (resource.strip_prefix("key/").is_some_and(is_key) || is_alias(resource));
+    }
+    is_key(id) || is_alias(id)
 }
 
 /// `CONNECTIONS` (or the CLI's `--connections`, named by `source`) is either `a,b,c` or a
@@ -184,6 +235,36 @@ mod tests {
         assert_eq!(err.variable, "CONNECTIONS_PREFIX");
         let err = settings(&[("CONNECTIONS_SEP", ":")]).unwrap_err();
         assert_eq!(err.variable, "CONNECTIONS_SEP");
+    }
+
+    #[test]
+    fn kms_key_ids_take_the_four_documented_forms() {
+        for ok in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/airflow",
+            "alias/aws/secretsmanager",
+            "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-cn:kms:cn-north-1:111122223333:alias/airflow",
+        ] {
+            assert!(settings(&[("KMS_KEY_ID", ok)]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "garbage key!",
+            "alias/",
+            "1234abcd",
+            "arn:aws:kms:us-east-2:111122223333:key/garbage",
+            "arn:aws:s3:::bucket",
+            "alias/has space",
+        ] {
+            let err = settings(&[("KMS_KEY_ID", bad)]).unwrap_err();
+            assert_eq!(err.variable, "KMS_KEY_ID");
+            assert!(
+                err.to_string()
+                    .contains(&format!("{bad:?} is not a KMS key")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

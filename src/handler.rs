@@ -9,6 +9,8 @@ use crate::request::{Request, RequestError};
 use crate::secrets::Secrets;
 use crate::target::{self, Region, TargetError};
 use aws_config::SdkConfig;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,13 +39,18 @@ pub struct App {
     pub aws: Aws,
     /// A bad configuration fails every invocation loudly, rather than the process at init.
     pub settings: Result<Settings, ConfigError>,
-    pub region: Option<Region>,
+    /// The function's own region, or what is wrong with the AWS environment.
+    pub region: Result<Region, ConfigError>,
+    /// Checked before any call, so that missing credentials read as one line.
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("{0}")]
+    Credentials(String),
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error("invalid connections: {0}; nothing was written")]
@@ -64,7 +71,7 @@ pub enum HandlerError {
 impl From<HandlerError> for Diagnostic {
     fn from(err: HandlerError) -> Self {
         let error_type = match &err {
-            HandlerError::Config(_) => "InvalidConfiguration",
+            HandlerError::Config(_) | HandlerError::Credentials(_) => "InvalidConfiguration",
             HandlerError::Request(_) | HandlerError::Target(_) => "InvalidRequest",
             HandlerError::NothingToRefresh => "NothingToRefresh",
             HandlerError::Refresh(_) => "RefreshFailed",
@@ -84,7 +91,11 @@ impl App {
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)),
         };
         let region = sdk.region().map(|r| r.to_string());
-        Self::with_aws(aws, settings, region)
+        Self {
+            region: aws_environment(region.as_deref(), sdk.endpoint_url()),
+            credentials: sdk.credentials_provider(),
+            ..Self::with_aws(aws, settings, None)
+        }
     }
 
     /// From clients built elsewhere (tests build them with fault-injecting interceptors).
@@ -96,7 +107,9 @@ impl App {
         Self {
             aws,
             settings,
-            region: region.and_then(|r| Region::try_from(r).ok()),
+            region: aws_environment(region.as_deref(), None),
+            // Clients built elsewhere carry their own credentials.
+            credentials: None,
         }
     }
 
@@ -112,10 +125,8 @@ impl App {
     /// Runs one request to completion: the core that the Lambda and the CLI share.
     pub async fn run(&self, request: Request) -> Result<Report, HandlerError> {
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
-        let region = self.region.as_ref().ok_or_else(|| ConfigError {
-            variable: "AWS_REGION",
-            problem: "no region is set; Lambda sets it, elsewhere export AWS_REGION".into(),
-        })?;
+        let region = self.region.as_ref().map_err(Clone::clone)?;
+        self.check_credentials().await?;
         let specs = request
             .connections
             .as_ref()
@@ -130,6 +141,56 @@ impl App {
         };
         Ok(refresh::refresh(&self.aws, run, &targets).await?)
     }
+}
+
+impl App {
+    async fn check_credentials(&self) -> Result<(), HandlerError> {
+        let Some(provider) = &self.credentials else {
+            return Ok(());
+        };
+        match provider.provide_credentials().await {
+            Ok(_) => Ok(()),
+            Err(CredentialsError::CredentialsNotLoaded(_)) => Err(HandlerError::Credentials(
+                "no AWS credentials found: the SDK looked in AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, the AWS_PROFILE profile in ~/.aws/config and \
+                 ~/.aws/credentials, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS \
+                 container endpoint and EC2 instance metadata; under Lambda they come from \
+                 the function's role"
+                    .into(),
+            )),
+            Err(e) => Err(HandlerError::Credentials(format!(
+                "AWS credentials could not be loaded: {e}"
+            ))),
+        }
+    }
+}
+
+/// The function's region and the AWS endpoint, as the SDK read them from the environment
+/// (or a profile): one line naming the variable when either is unusable.
+fn aws_environment(region: Option<&str>, endpoint: Option<&str>) -> Result<Region, ConfigError> {
+    if let Some(endpoint) = endpoint {
+        let usable = url::Url::parse(endpoint)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !usable {
+            return Err(ConfigError {
+                variable: "AWS_ENDPOINT_URL",
+                problem: format!(
+                    "{endpoint:?} is not an http(s) URL such as https://vpce-1234.secretsmanager.\
+                     us-east-1.vpce.amazonaws.com; unset it to use AWS's own endpoints"
+                ),
+            });
+        }
+    }
+    let region = region.ok_or_else(|| ConfigError {
+        variable: "AWS_REGION",
+        problem: "no region is set; Lambda sets it, elsewhere export AWS_REGION".into(),
+    })?;
+    Region::try_from(region.to_owned()).map_err(|_| ConfigError {
+        variable: "AWS_REGION",
+        problem: format!(
+            "{region:?} is not an AWS region name: use one such as \"us-east-1\" (lower case)"
+        ),
+    })
 }
 
 /// 2020-01-01 in Unix milliseconds: any real deadline is later.
@@ -194,6 +255,42 @@ mod tests {
         assert_eq!(time_left(now_ms + 500, now), Some(Duration::ZERO));
         assert_eq!(time_left(0, now), None);
         assert_eq!(time_left(600_000, now), None, "a duration, not a time");
+    }
+
+    #[test]
+    fn a_bad_region_or_endpoint_names_its_variable() {
+        for (region, endpoint, variable, says) in [
+            (None, None, "AWS_REGION", "no region is set"),
+            (
+                Some("nowhere"),
+                None,
+                "AWS_REGION",
+                "\"nowhere\" is not an AWS region name",
+            ),
+            (
+                Some("US-EAST-1"),
+                None,
+                "AWS_REGION",
+                "\"US-EAST-1\" is not an AWS region name",
+            ),
+            (
+                Some("us-east-1"),
+                Some("not a url"),
+                "AWS_ENDPOINT_URL",
+                "\"not a url\" is not an http(s) URL",
+            ),
+            (
+                Some("us-east-1"),
+                Some("ftp://h"),
+                "AWS_ENDPOINT_URL",
+                "\"ftp://h\" is not an http(s) URL",
+            ),
+        ] {
+            let err = aws_environment(region, endpoint).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.problem.contains(says), "{err}");
+        }
+        assert!(aws_environment(Some("eusc-de-east-1"), Some("http://127.0.0.1:5000")).is_ok());
     }
 
     #[test]
