@@ -1,5 +1,6 @@
 use airflow_ecr_refresher::cli::Cli;
 use airflow_ecr_refresher::handler::{App, handle};
+use airflow_ecr_refresher::logging;
 use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -12,7 +13,7 @@ async fn main() -> Result<ExitCode, Error> {
     // this is the one-shot command line.
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let cli = (!in_lambda).then(Cli::parse);
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    logging::init();
     // Clients are built once and shared by every invocation of this process.
     let app = App::from_env().await;
     let Some(cli) = cli else {
