@@ -50,7 +50,9 @@ fn level_filter(lookup: impl Fn(&str) -> Option<String>) -> EnvFilter {
 pub fn init() {
     let lookup = |name: &str| std::env::var(name).ok();
     let filter = level_filter(lookup).and(filter_fn(may_print));
+    // Plain text: CloudWatch shows colour escapes as noise.
     let base = fmt::layer()
+        .with_ansi(false)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr);
