@@ -119,7 +119,13 @@ impl App {
             .timeout_config(timeouts())
             .load()
             .await;
-        Self::new(&sdk, Settings::from_env())
+        let mut app = Self::new(&sdk, Settings::from_env());
+        // aws-config drops an unusable global endpoint from the shared config with a
+        // warning, but each client reads the variables again and fails at dispatch.
+        if let Err(e) = endpoint_variables(|name| std::env::var(name).ok()) {
+            app.region = Err(e);
+        }
+        app
     }
 
     /// Runs one request to completion: the core that the Lambda and the CLI share.
@@ -165,21 +171,44 @@ impl App {
     }
 }
 
+/// The endpoint variables the SDKs read: the global one and one per service (AWS SDKs
+/// and Tools Reference Guide, "Service-specific endpoints").
+const ENDPOINT_VARIABLES: &[&str] = &[
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_STS",
+];
+
+fn endpoint_variables(lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    for variable in ENDPOINT_VARIABLES {
+        if let Some(value) = lookup(variable) {
+            check_endpoint(variable, &value)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_endpoint(variable: &'static str, endpoint: &str) -> Result<(), ConfigError> {
+    let usable = url::Url::parse(endpoint)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if usable {
+        return Ok(());
+    }
+    Err(ConfigError {
+        variable,
+        problem: format!(
+            "{endpoint:?} is not an http(s) URL such as https://vpce-1234.secretsmanager.\
+             us-east-1.vpce.amazonaws.com; unset it to use AWS's own endpoints"
+        ),
+    })
+}
+
 /// The function's region and the AWS endpoint, as the SDK read them from the environment
 /// (or a profile): one line naming the variable when either is unusable.
 fn aws_environment(region: Option<&str>, endpoint: Option<&str>) -> Result<Region, ConfigError> {
     if let Some(endpoint) = endpoint {
-        let usable = url::Url::parse(endpoint)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        if !usable {
-            return Err(ConfigError {
-                variable: "AWS_ENDPOINT_URL",
-                problem: format!(
-                    "{endpoint:?} is not an http(s) URL such as https://vpce-1234.secretsmanager.\
-                     us-east-1.vpce.amazonaws.com; unset it to use AWS's own endpoints"
-                ),
-            });
-        }
+        check_endpoint("AWS_ENDPOINT_URL", endpoint)?;
     }
     let region = region.ok_or_else(|| ConfigError {
         variable: "AWS_REGION",
@@ -291,6 +320,8 @@ mod tests {
             assert!(err.problem.contains(says), "{err}");
         }
         assert!(aws_environment(Some("eusc-de-east-1"), Some("http://127.0.0.1:5000")).is_ok());
+        let err = endpoint_variables(|n| (n == "AWS_ENDPOINT_URL_ECR").then(|| "x y".into()));
+        assert_eq!(err.unwrap_err().variable, "AWS_ENDPOINT_URL_ECR");
     }
 
     #[test]

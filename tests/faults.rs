@@ -397,3 +397,29 @@ async fn a_malformed_token_fails_its_region_and_is_never_echoed() {
     assert_eq!(store.snapshot(), before);
     assert!(!output.contains(BAD), "the token leaked:\n{output}");
 }
+
+#[tokio::test]
+async fn a_secret_without_a_value_gets_one_in_the_shape_aws_answers() {
+    // AWS answers a secret with no AWSCURRENT version with a per-secret
+    // ResourceNotFoundException in BatchGetSecretValue's Errors (API reference,
+    // BatchGetSecretValue and APIErrorType), and CreateSecret on its name with
+    // ResourceExistsException (API reference, CreateSecret). moto fails the whole batch
+    // instead, which tests/safety_moto.rs covers.
+    let empty = "airflow/connections/existing";
+    let store = Store::with(&[(empty, Stored::Valueless)]);
+    let (token, read, get, put, create) = (
+        token_rule(None),
+        store.read_rule(None),
+        store.get_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+    );
+    let app = app(&[&token], &[&read, &get, &put, &create], "existing");
+    let (result, output) = invoke(&app, json!({})).await;
+    let report = result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.connections[0].action, Action::Updated);
+    assert_eq!((create.num_calls(), put.num_calls()), (1, 1));
+    let value: serde_json::Value = serde_json::from_str(&store.text(empty)).unwrap();
+    assert_eq!(value["password"], PASSWORD);
+    assert_no_secret(&output);
+}

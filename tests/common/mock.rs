@@ -11,7 +11,6 @@ use airflow_ecr_refresher::secrets::Secrets;
 use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
 use aws_sdk_ecr::types::AuthorizationData;
 use aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueOutput;
-use aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput;
 use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueOutput;
 use aws_sdk_secretsmanager::types::{ApiErrorType, SecretValueEntry};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
@@ -31,6 +30,10 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
+/// What AWS says of a secret with no AWSCURRENT version (GetSecretValue, BatchGetSecretValue).
+pub const NO_CURRENT_VALUE: &str =
+    "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT";
+
 /// A password with every character that URI encoding can get wrong.
 pub const PASSWORD: &str = "Fault+Pass/word=%42:x";
 pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -43,6 +46,8 @@ pub fn token() -> String {
 pub enum Stored {
     Text(String),
     Binary,
+    /// Created without a value (Terraform, CloudFormation, the console): no AWSCURRENT.
+    Valueless,
 }
 
 /// Secrets by name, with every write and its request token recorded.
@@ -126,6 +131,10 @@ impl Store {
                     serde_json::json!({"__type": "ResourceNotFoundException",
                                        "message": "Secrets Manager can't find the specified secret."}),
                 ),
+                Some(Stored::Valueless) => (
+                    400,
+                    serde_json::json!({"__type": "ResourceNotFoundException", "message": NO_CURRENT_VALUE}),
+                ),
             };
             HttpResponse::new(
                 StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
@@ -173,6 +182,13 @@ impl Store {
                         .message("Secrets Manager can't find the specified secret.")
                         .build(),
                 ),
+                Some(Stored::Valueless) => out.errors(
+                    ApiErrorType::builder()
+                        .secret_id(id)
+                        .error_code("ResourceNotFoundException")
+                        .message(NO_CURRENT_VALUE)
+                        .build(),
+                ),
             };
         }
         out.build()
@@ -197,23 +213,51 @@ impl Store {
         )
     }
 
+    /// `CreateSecret`; a name that exists (with or without a value) is refused with
+    /// `ResourceExistsException`, as AWS does.
     pub fn create_rule(&self, fault: Option<&Fault>) -> Rule {
         let (store, write) = (self.clone(), Slot::default());
         let seen = write.clone();
-        with_fault!(
+        let builder =
             mock!(aws_sdk_secretsmanager::Client::create_secret).match_requests(move |req| {
                 seen.set((
                     req.name().unwrap_or_default().to_owned(),
                     req.secret_string().unwrap_or_default().to_owned(),
                     req.client_request_token().unwrap_or_default().to_owned(),
-                ))
-            }),
-            fault,
-            move || {
-                store.record(write.get());
-                CreateSecretOutput::builder().build()
-            }
-        )
+                ));
+                true
+            });
+        let respond = move || {
+            let (name, value, token) = write.get();
+            let (status, body) = if store.get(&name).is_some() {
+                (
+                    400,
+                    serde_json::json!({"__type": "ResourceExistsException",
+                        "message": format!("The operation failed because the secret {name} already exists.")}),
+                )
+            } else {
+                store.record((name.clone(), value, token.clone()));
+                (200, serde_json::json!({"Name": name, "VersionId": token}))
+            };
+            HttpResponse::new(
+                StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
+                SdkBody::from(body.to_string()),
+            )
+        };
+        match fault {
+            Some(f) => builder
+                .sequence()
+                .http_status(f.status, f.body.clone())
+                .times(f.times)
+                .http_response(respond)
+                .repeatedly()
+                .build(),
+            None => builder
+                .sequence()
+                .http_response(respond)
+                .repeatedly()
+                .build(),
+        }
     }
 
     /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`.
