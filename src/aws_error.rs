@@ -40,6 +40,14 @@ impl AwsError {
         }
     }
 
+    /// IAM refused the call (not a KMS key: see `is_kms`).
+    pub fn is_access_denied(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation")
+            && !self.is_kms()
+    }
+
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
@@ -68,7 +76,7 @@ impl AwsError {
             );
         }
         let code = self.code.as_deref()?;
-        if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
+        if self.is_access_denied() {
             return Some(format!("grant {} to the function's role", self.action));
         }
         if code == "InvalidRequestException" && self.message.contains("delet") {

@@ -15,7 +15,7 @@ use clap::Parser;
 #[command(name = "airflow-ecr-refresher", version)]
 pub struct Cli {
     /// Refresh these instead of CONNECTIONS: "a,b" or a JSON array of
-    /// {"conn_id", "region", "registry"} objects.
+    /// {"conn_id", "region", "registry", "pull_role_arn", "check_image"} objects.
     #[arg(long, value_name = "LIST")]
     pub connections: Option<String>,
     /// Report what would be written, write nothing.

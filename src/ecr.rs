@@ -1,12 +1,27 @@
-//! Amazon ECR: one authorization token per region.
+//! Amazon ECR: one authorization token per region (and pull role), and a pull check made
+//! as the token's principal.
 
 use crate::aws_error::AwsError;
+use crate::pull::{ImageId, ImageRef};
 use crate::target::Region;
 use crate::token::{self, RegistryLogin, TokenError};
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_ecr::types::ImageIdentifier;
 use std::time::SystemTime;
 
 const ACTION: &str = "ecr:GetAuthorizationToken";
+const PULL: &str = "ecr:BatchGetImage";
+
+/// Every manifest type a pull may meet, so no image fails the check for its format
+/// (Amazon ECR API Reference, `BatchGetImage`, `acceptedMediaTypes`).
+const MEDIA_TYPES: &[&str] = &[
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
 
 /// A region's token: its login, its own registry host and when it expires.
 #[derive(Debug, Clone)]
@@ -26,6 +41,21 @@ pub enum EcrError {
     Token { region: Region, source: TokenError },
 }
 
+/// Why pulling the `check_image` with the token would fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PullCheckError {
+    #[error(
+        "the token's principal may not pull {image} ({source}): allow it ecr:BatchGetImage, \
+         ecr:GetDownloadUrlForLayer and ecr:BatchCheckLayerAvailability (template parameter \
+         PullRepositoryArns), and for another account's registry its repository policy too"
+    )]
+    Denied { image: String, source: AwsError },
+    #[error("{image} is not in the registry ({reason}): push it, or fix check_image")]
+    Missing { image: String, reason: String },
+    #[error("checking that {image} can be pulled: {source}")]
+    Call { image: String, source: AwsError },
+}
+
 /// ECR clients for any region, sharing one configuration and HTTP client.
 #[derive(Debug, Clone)]
 pub struct Ecr {
@@ -42,18 +72,25 @@ impl Ecr {
         Self { config }
     }
 
-    fn client(&self, region: &Region) -> aws_sdk_ecr::Client {
-        let conf = self
+    /// A client for `region`, signing as `credentials` (a pull role's) when given.
+    fn client(&self, region: &Region, credentials: Option<&Credentials>) -> aws_sdk_ecr::Client {
+        let mut conf = self
             .config
             .to_builder()
-            .region(aws_config::Region::new(region.as_str().to_owned()))
-            .build();
-        aws_sdk_ecr::Client::from_conf(conf)
+            .region(aws_config::Region::new(region.as_str().to_owned()));
+        if let Some(credentials) = credentials {
+            conf = conf.credentials_provider(credentials.clone());
+        }
+        aws_sdk_ecr::Client::from_conf(conf.build())
     }
 
-    pub async fn token(&self, region: &Region) -> Result<RegionToken, EcrError> {
+    pub async fn token(
+        &self,
+        region: &Region,
+        credentials: Option<&Credentials>,
+    ) -> Result<RegionToken, EcrError> {
         let output = self
-            .client(region)
+            .client(region, credentials)
             .get_authorization_token()
             .send()
             .await
@@ -84,5 +121,71 @@ impl Ecr {
             login,
             expires_at,
         })
+    }
+}
+
+impl Ecr {
+    /// Asks ECR, as the token's principal, for `image`'s manifest in `registry_id`: what a
+    /// `docker pull` does first. `BatchGetImage` answers a missing tag with a failure entry
+    /// and a missing repository with `RepositoryNotFoundException`.
+    pub async fn check_pull(
+        &self,
+        region: &Region,
+        credentials: Option<&Credentials>,
+        registry_id: &str,
+        image: &ImageRef,
+    ) -> Result<(), PullCheckError> {
+        let id = match &image.id {
+            ImageId::Tag(tag) => ImageIdentifier::builder().image_tag(tag),
+            ImageId::Digest(digest) => ImageIdentifier::builder().image_digest(digest),
+        };
+        let shown = image.to_string();
+        let output = self
+            .client(region, credentials)
+            .batch_get_image()
+            .registry_id(registry_id)
+            .repository_name(&image.repository)
+            .image_ids(id.build())
+            .set_accepted_media_types(Some(MEDIA_TYPES.iter().map(|m| (*m).to_owned()).collect()))
+            .send()
+            .await
+            .map_err(|e| {
+                let source = AwsError::from_sdk(PULL, &e);
+                let service = e.as_service_error();
+                if service.is_some_and(|s| s.is_repository_not_found_exception()) {
+                    PullCheckError::Missing {
+                        image: shown.clone(),
+                        reason: "no such repository".into(),
+                    }
+                } else if source.is_access_denied() {
+                    PullCheckError::Denied {
+                        image: shown.clone(),
+                        source,
+                    }
+                } else {
+                    PullCheckError::Call {
+                        image: shown.clone(),
+                        source,
+                    }
+                }
+            })?;
+        if let Some(failure) = output.failures().first() {
+            let reason = match (failure.failure_code(), failure.failure_reason()) {
+                (Some(code), Some(reason)) => format!("{}: {reason}", code.as_str()),
+                (Some(code), None) => code.as_str().to_owned(),
+                (None, reason) => reason.unwrap_or("no reason given").to_owned(),
+            };
+            return Err(PullCheckError::Missing {
+                image: shown,
+                reason,
+            });
+        }
+        if output.images().is_empty() {
+            return Err(PullCheckError::Missing {
+                image: shown,
+                reason: "no image returned".into(),
+            });
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use crate::metrics;
 use crate::refresh::{self, Aws, Run};
 use crate::report::{RefreshFailed, Report};
 use crate::request::{Request, RequestError};
+use crate::roles::Roles;
 use crate::secrets::Secrets;
 use crate::target::{self, Region, TargetError};
 use aws_config::SdkConfig;
@@ -89,6 +90,7 @@ impl App {
         let aws = Aws {
             ecr: Ecr::new(sdk),
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)),
+            roles: Roles::new(sdk),
         };
         let region = sdk.region().map(|r| r.to_string());
         Self {

@@ -4,16 +4,16 @@
 use crate::aws_error::AwsError;
 use crate::config::Settings;
 use crate::connection::{self, ConnectionError, DockerLogin, Ownership};
-use crate::ecr::{Ecr, EcrError, RegionToken};
+use crate::ecr::{Ecr, PullCheckError};
 use crate::report::{self, Action, Failed, RefreshFailed, Refreshed, Report};
+use crate::roles::Roles;
 use crate::secrets::{Current, Secrets, Write};
-use crate::target::{Region, Target, secret_name};
+use crate::target::{Target, secret_name};
 use crate::token;
+use crate::tokens::{Token, TokenFailure, Tokens};
 use futures::StreamExt;
-use futures::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -36,7 +36,7 @@ fn write_wave(i: usize) -> Duration {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetFailure {
     #[error(transparent)]
-    Token(#[from] EcrError),
+    Token(#[from] TokenFailure),
     #[error("reading the secret: {0}")]
     Read(AwsError),
     #[error(
@@ -55,6 +55,14 @@ pub enum TargetFailure {
     TooLarge(usize),
     #[error("writing the secret: {0}")]
     Write(AwsError),
+    #[error(
+        "{source} (the secret was still written, {}: a fresh token is never worse than an \
+         expiring one)", .action.as_str()
+    )]
+    PullCheck {
+        action: Action,
+        source: PullCheckError,
+    },
 }
 
 /// The AWS side of a run, built once per process and shared by every invocation.
@@ -62,6 +70,7 @@ pub enum TargetFailure {
 pub struct Aws {
     pub ecr: Ecr,
     pub secrets: Secrets,
+    pub roles: Roles,
 }
 
 /// Where a run writes and in what format new secrets start.
@@ -76,26 +85,22 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
         .iter()
         .map(|t| secret_name(&run.settings.prefix, &run.settings.sep, &t.conn_id))
         .collect();
-    let regions: BTreeSet<&Region> = targets.iter().map(|t| &t.region).collect();
     let (tokens, current) = tokio::join!(
-        join_all(
-            regions
-                .into_iter()
-                .map(|r| async move { (r.clone(), aws.ecr.token(r).await) })
-        ),
+        Tokens::fetch(&aws.ecr, &aws.roles, targets),
         aws.secrets.read(&names),
     );
-    let tokens: HashMap<Region, Result<RegionToken, EcrError>> = tokens.into_iter().collect();
 
     let writes_start = Instant::now();
     let jobs = targets.iter().zip(&names).zip(current).enumerate();
     let jobs = jobs.map(|(i, ((target, name), existing))| {
-        let token = &tokens[&target.region];
-        let not_before = writes_start + write_wave(i);
-        async move {
-            let result = refresh_one(aws, run, target, name, token, existing, not_before).await;
-            (i, target, name, result)
-        }
+        let job = Job {
+            target,
+            name,
+            token: tokens.get(target),
+            existing,
+            not_before: writes_start + write_wave(i),
+        };
+        async move { (i, target, name, refresh_one(aws, run, job).await) }
     });
     // Unordered, so a slow write never holds up the others; the report keeps the
     // configured order.
@@ -143,16 +148,26 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
     }
 }
 
-async fn refresh_one(
-    aws: &Aws,
-    run: Run<'_>,
-    target: &Target,
-    name: &str,
-    token: &Result<RegionToken, EcrError>,
+/// One connection's part of a run: what it is, what is there now, its token, and when its
+/// write may start.
+struct Job<'a> {
+    target: &'a Target,
+    name: &'a str,
+    token: Result<&'a Token, TokenFailure>,
     existing: Result<Current, AwsError>,
     not_before: Instant,
-) -> Result<Refreshed, TargetFailure> {
-    let token = token.as_ref().map_err(|e| e.clone())?;
+}
+
+async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed, TargetFailure> {
+    let Job {
+        target,
+        name,
+        token: fetched,
+        existing,
+        not_before,
+    } = job;
+    let fetched = fetched?;
+    let token = &fetched.token;
     let host = token::registry_host(&token.endpoint_host, target.registry.as_ref());
     let login = DockerLogin {
         host: &host,
@@ -160,7 +175,24 @@ async fn refresh_one(
         password: token.login.password.expose_secret(),
     };
     let existing = existing.map_err(TargetFailure::Read)?;
-    let action = write_value(aws, run, name, &login, existing, not_before).await?;
+    // The pull check asks as the token's principal, beside the write: a failed check
+    // still leaves the fresh token written.
+    let check = async {
+        let Some(image) = &target.check_image else {
+            return Ok(());
+        };
+        let registry_id = host.split('.').next().unwrap_or_default();
+        let credentials = fetched.credentials.as_ref();
+        aws.ecr
+            .check_pull(&target.region, credentials, registry_id, image)
+            .await
+    };
+    let (action, check) = tokio::join!(
+        write_value(aws, run, name, &login, existing, not_before),
+        check
+    );
+    let action = action?;
+    check.map_err(|source| TargetFailure::PullCheck { action, source })?;
     Ok(Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: name.to_owned(),

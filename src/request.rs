@@ -22,7 +22,8 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid manual request: {0}. Expected {{\"connections\": [{{\"conn_id\": \"...\", \"region\": \"...\", \
-     \"registry\": \"...\"}}], \"dry_run\": true}} (both keys optional); nothing was written"
+     \"registry\": \"...\", \"pull_role_arn\": \"...\", \"check_image\": \"...\"}}], \"dry_run\": true}} \
+     (all but conn_id optional); nothing was written"
 )]
 pub struct RequestError(pub String);
 
@@ -138,6 +139,25 @@ mod tests {
             let err = Request::from_event(event).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn every_sample_event_in_the_repository_is_a_valid_request() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let event: Value = serde_json::from_str(&text).unwrap();
+            let request = Request::from_event(event);
+            assert!(request.is_ok(), "{}: {request:?}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 4, "events/ holds the samples the README names");
+        let pull: Value = serde_json::from_str(include_str!("../events/pull-check.json")).unwrap();
+        let pull = Request::from_event(pull).unwrap();
+        let shared = &pull.connections.unwrap()[1];
+        assert!(shared.pull_role_arn.is_some() && shared.check_image.is_some());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! not write a secret Airflow never reads.
 
 pub use crate::ids::{ConnId, Region};
+pub use crate::pull::{ImageRef, RoleArn};
 pub use crate::registry::{Registry, RegistryHost};
 use serde::Deserialize;
 
@@ -15,6 +16,12 @@ pub struct TargetSpec {
     pub region: Option<Region>,
     #[serde(default)]
     pub registry: Option<Registry>,
+    /// Fetch the token as this role, so it carries the role's pull rights.
+    #[serde(default)]
+    pub pull_role_arn: Option<RoleArn>,
+    /// After fetching the token, check that this image can be pulled with it.
+    #[serde(default)]
+    pub check_image: Option<ImageRef>,
 }
 
 /// A connection with its region settled: what the rest of the run works from.
@@ -23,6 +30,8 @@ pub struct Target {
     pub conn_id: ConnId,
     pub region: Region,
     pub registry: Option<Registry>,
+    pub pull_role_arn: Option<RoleArn>,
+    pub check_image: Option<ImageRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +76,26 @@ pub enum TargetError {
         function_region: String,
         function_partition: &'static str,
     },
+    #[error(
+        "invalid pull_role_arn {0:?}: expected an IAM role ARN such as \
+         \"arn:aws:iam::123456789012:role/airflow-workers\""
+    )]
+    RoleArn(String),
+    #[error(
+        "invalid check_image {0:?}: expected <repository>:<tag> or \
+         <repository>@sha256:<digest>, in the connection's own registry (no registry host)"
+    )]
+    ImageRef(String),
+    #[error(
+        "conn_id {conn_id:?}: pull_role_arn {role} is in the {partition} partition, but the \
+         function runs in {function_partition}; a role can only be assumed in its own partition"
+    )]
+    RolePartition {
+        conn_id: String,
+        role: String,
+        partition: String,
+        function_partition: &'static str,
+    },
     #[error("conn_id {0:?} is listed more than once; each connection is one secret")]
     Duplicate(String),
 }
@@ -77,6 +106,8 @@ impl TargetSpec {
             conn_id,
             region: None,
             registry: None,
+            pull_role_arn: None,
+            check_image: None,
         }
     }
 
@@ -110,10 +141,22 @@ impl TargetSpec {
                 function_partition: function_region.partition(),
             });
         }
+        if let Some(role) = &self.pull_role_arn
+            && role.partition() != function_region.partition()
+        {
+            return Err(TargetError::RolePartition {
+                conn_id: self.conn_id.to_string(),
+                role: role.to_string(),
+                partition: role.partition().to_owned(),
+                function_partition: function_region.partition(),
+            });
+        }
         Ok(Target {
             conn_id: self.conn_id.clone(),
             region,
             registry: self.registry.clone(),
+            pull_role_arn: self.pull_role_arn.clone(),
+            check_image: self.check_image.clone(),
         })
     }
 }

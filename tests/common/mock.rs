@@ -7,6 +7,7 @@ use airflow_ecr_refresher::ecr::Ecr;
 use airflow_ecr_refresher::handler::{self, App, HandlerError};
 use airflow_ecr_refresher::refresh::Aws;
 use airflow_ecr_refresher::report::Report;
+use airflow_ecr_refresher::roles::Roles;
 use airflow_ecr_refresher::secrets::Secrets;
 use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
 use aws_sdk_ecr::types::AuthorizationData;
@@ -412,6 +413,7 @@ pub fn app_sent(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str, sent
     let aws = Aws {
         ecr: Ecr::from_conf(ecr),
         secrets: Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
+        roles: Roles::none(),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS").then(|| connections.to_owned()));
     App::with_aws(aws, settings, Some("us-east-1".into()))
