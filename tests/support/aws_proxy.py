@@ -16,14 +16,18 @@ through the control API on the same port:
                       with times left answers instead of moto:
                       {"target": "secretsmanager.PutSecretValue", "times": 1,
                        "status": 503, "body": {"__type": "...", "message": "..."}}
+                      {"target": "sts.AssumeRole", "status": 403, "xml": "<ErrorResponse>..."}
+                                    an XML body, for query-protocol services (STS)
                       {"target": ..., "hang": seconds}  wait, then close unanswered
                       {"target": ..., "close": true}    close unanswered at once
                       "target" omitted matches every request; "times" defaults to 1
     GET  /_proxy/config    the config, with each rule's remaining "times"
     GET  /_proxy/log       every AWS request received since the last reset, in order,
                            faulted ones included (so tests can count retries), as
-                           [{"target", "outcome", "at", "attempt", "status"}]: target
-                           the X-Amz-Target header (else method and path),
+                           [{"target", "outcome", "at", "attempt", "status", "key_id"}]:
+                           target the X-Amz-Target header, else "<service>.<Action>" for a
+                           query-protocol request (STS), else method and path; key_id the
+                           access key id that signed it,
                            outcome being "forwarded", "status:<code>", "hang" or "close",
                            at the arrival time (seconds, monotonic clock), attempt the
                            SDK's try number from its amz-sdk-request header (1 = first
@@ -54,6 +58,10 @@ HOP_BY_HOP = {
 }
 # SigV4: Credential=AKID/20240101/eu-west-1/ecr/aws4_request
 SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/")
+SCOPE_SERVICE = re.compile(r"Credential=[^/,]+/\d{8}/[^/,]+/([^/,]+)/")
+KEY_ID = re.compile(r"Credential=([^/,]+)/")
+# Query protocol (STS): the operation is a form field of the body.
+QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z]+)(?:&|$)")
 # Sent by the AWS SDKs (Rust and boto3) on every try: amz-sdk-request: attempt=2; max=4
 SDK_ATTEMPT = re.compile(r"attempt=(\d+)")
 
@@ -87,8 +95,9 @@ class State:
                     return dict(rule)
         return None
 
-    def record(self, target: str, outcome: str, attempt: int | None) -> dict[str, Any]:
-        entry = {"target": target, "outcome": outcome, "at": time.monotonic(), "attempt": attempt}
+    def record(self, target: str, outcome: str, attempt: int | None, key_id: str | None = None) -> dict[str, Any]:
+        entry = {"target": target, "outcome": outcome, "at": time.monotonic(), "attempt": attempt,
+                 "key_id": key_id}
         with self.lock:
             self.log.append(entry)
         return entry
@@ -184,9 +193,22 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply_json(404, {"error": f"no control route {route}"})
 
+    def target(self, body: bytes) -> str:
+        if self.headers.get("X-Amz-Target"):
+            return self.headers["X-Amz-Target"]
+        action = QUERY_ACTION.search(body)
+        service = SCOPE_SERVICE.search(self.headers.get("Authorization", ""))
+        if action and service:
+            return f"{service.group(1)}.{action.group(1).decode()}"
+        return f"{self.command} {self.path}"
+
+    def key_id(self) -> str | None:
+        match = KEY_ID.search(self.headers.get("Authorization", ""))
+        return match.group(1) if match else None
+
     def proxy(self, body: bytes) -> None:
         state = self.server.state
-        target = self.headers.get("X-Amz-Target") or f"{self.command} {self.path}"
+        target = self.target(body)
         rule = state.take_fault(target)
         if rule is not None:
             self.fault(rule, target)
@@ -194,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             latency_ms = state.config.get("latency_ms", 0)
             passwords = state.config.get("ecr_password")
-        entry = state.record(target, "forwarded", self.attempt())
+        entry = state.record(target, "forwarded", self.attempt(), self.key_id())
         if latency_ms:
             time.sleep(latency_ms / 1000)
 
@@ -233,7 +255,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             status = int(rule.get("status", 500))
-            self.server.state.record(target, f"status:{status}", self.attempt())
+            self.server.state.record(target, f"status:{status}", self.attempt(), self.key_id())
+            if "xml" in rule:
+                self.reply(status, str(rule["xml"]).encode(), [("Content-Type", "text/xml")])
+                return
             error = rule.get("body", {"__type": "InternalFailure", "message": "injected by aws_proxy"})
             headers = [("Content-Type", "application/x-amz-json-1.1")]
             if isinstance(error, dict) and "__type" in error:
