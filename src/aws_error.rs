@@ -1,92 +1,133 @@
-//! One shape for every failed AWS call, with the action that failed and, where we know it,
-//! what the user should do next.
+//! One shape for every failed AWS call: the action that failed, what kind of failure it
+//! was (taken from the SDK's typed errors), and what the user should do next.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::fmt;
 
+/// What went wrong, as far as the run and the user's next step care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// IAM refused the call.
+    AccessDenied,
+    /// A KMS key refused the caller (Secrets Manager's `EncryptionFailure`,
+    /// `DecryptionFailure`, or `AccessDeniedException` "Access to KMS is not allowed").
+    Kms,
+    /// Throttled past the SDK's retries.
+    Throttled,
+    /// The resource already exists (`CreateSecret` on a taken name).
+    Exists,
+    /// The secret is scheduled for deletion.
+    PendingDeletion,
+    /// No answer: a refused or broken connection, or a timeout.
+    Transport,
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
     /// The IAM action that failed, e.g. `secretsmanager:PutSecretValue`.
     pub action: &'static str,
+    pub kind: ErrorKind,
     /// The AWS error code, when the service answered.
     pub code: Option<String>,
     pub message: String,
 }
 
+/// The common error codes every AWS API may answer (AWS API references, "Common Errors");
+/// the SDKs model them on no operation, so the code is all there is.
+fn common_kind(code: &str, message: &str) -> ErrorKind {
+    match code {
+        // Secrets Manager has no code of its own for a refusing KMS key.
+        "AccessDeniedException" if message.contains("KMS") => ErrorKind::Kms,
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+            ErrorKind::AccessDenied
+        }
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => ErrorKind::Throttled,
+        _ => ErrorKind::Other,
+    }
+}
+
 impl AwsError {
-    pub fn new(action: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
+    pub fn new(
+        action: &'static str,
+        kind: ErrorKind,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> Self {
         Self {
             action,
+            kind,
             code: code.map(str::to_owned),
             message: message.unwrap_or("no message").to_owned(),
         }
     }
 
-    /// From an SDK error: the service's code and message, or the transport failure.
+    /// An error entry of a batch call (`BatchGetSecretValue`'s `Errors`): code and message.
+    pub fn from_code(action: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
+        let kind = common_kind(code.unwrap_or_default(), message.unwrap_or_default());
+        Self::new(action, kind, code, message)
+    }
+
+    /// From an SDK error: the service's code and message, or the transport failure. The
+    /// adapter that knows the operation refines the kind with `typed`.
     pub fn from_sdk<E, R>(action: &'static str, err: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug,
     {
-        match err.code() {
-            Some(code) => Self::new(action, Some(code), err.message()),
-            None => Self {
+        match (err, err.code()) {
+            (SdkError::ServiceError(_), Some(code)) => {
+                Self::from_code(action, Some(code), err.message())
+            }
+            (
+                SdkError::TimeoutError(_)
+                | SdkError::DispatchFailure(_)
+                | SdkError::ResponseError(_),
+                _,
+            ) => Self::new(
                 action,
-                code: None,
-                message: DisplayErrorContext(err).to_string(),
-            },
+                ErrorKind::Transport,
+                None,
+                Some(&DisplayErrorContext(err).to_string()),
+            ),
+            _ => Self::new(
+                action,
+                ErrorKind::Other,
+                err.code(),
+                Some(&DisplayErrorContext(err).to_string()),
+            ),
         }
     }
 
-    /// IAM refused the call (not a KMS key: see `is_kms`).
-    pub fn is_access_denied(&self) -> bool {
-        self.code
-            .as_deref()
-            .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation")
-            && !self.is_kms()
-    }
-
-    pub fn is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
-
-    /// Secrets Manager reports a KMS key that refuses the caller as `EncryptionFailure`,
-    /// `DecryptionFailure`, or `AccessDeniedException` with "Access to KMS is not allowed"
-    /// (AWS Secrets Manager API Reference, the errors of `CreateSecret`, `PutSecretValue`
-    /// and `GetSecretValue`).
-    pub fn is_kms(&self) -> bool {
-        match self.code.as_deref() {
-            Some("EncryptionFailure" | "DecryptionFailure") => true,
-            Some(code) if code.starts_with("KMS") => true,
-            Some(code) if code.contains("AccessDenied") => self.message.contains("KMS"),
-            _ => false,
+    /// The kind the operation's typed error names, when it names one.
+    pub fn typed(mut self, kind: Option<ErrorKind>) -> Self {
+        if let Some(kind) = kind {
+            self.kind = kind;
         }
+        self
     }
 
     fn hint(&self) -> Option<String> {
-        if self.is_kms() {
-            return Some(
+        match self.kind {
+            ErrorKind::Kms => Some(
                 "the KMS key that encrypts the secret refuses the function's role: allow the \
                  role kms:GenerateDataKey and kms:Decrypt in that key's policy, and give the key's \
                  ARN to the template (KmsKeyArn for the key of secrets this function creates, \
                  ExtraKmsKeyArns for the keys of existing secrets)"
                     .into(),
-            );
-        }
-        let code = self.code.as_deref()?;
-        if self.is_access_denied() {
-            return Some(format!("grant {} to the function's role", self.action));
-        }
-        if code == "InvalidRequestException" && self.message.contains("delet") {
-            return Some(
+            ),
+            ErrorKind::AccessDenied => {
+                Some(format!("grant {} to the function's role", self.action))
+            }
+            ErrorKind::PendingDeletion => Some(
                 "the secret is scheduled for deletion: restore it with `aws secretsmanager \
                  restore-secret`, or remove the connection from the configuration"
                     .into(),
-            );
+            ),
+            _ => None,
         }
-        None
     }
 }
 
@@ -112,11 +153,12 @@ mod tests {
 
     #[test]
     fn access_denied_names_the_missing_permission() {
-        let e = AwsError::new(
+        let e = AwsError::from_code(
             "secretsmanager:PutSecretValue",
             Some("AccessDeniedException"),
             Some("User is not authorized"),
         );
+        assert_eq!(e.kind, ErrorKind::AccessDenied);
         assert_eq!(
             e.to_string(),
             "secretsmanager:PutSecretValue failed with AccessDeniedException: User is not authorized \
@@ -131,8 +173,10 @@ mod tests {
             ("EncryptionFailure", "Unable to encrypt"),
             ("DecryptionFailure", "Unable to decrypt"),
         ] {
-            let e = AwsError::new("secretsmanager:PutSecretValue", Some(code), Some(message));
-            assert!(e.is_kms(), "{code}");
+            // EncryptionFailure and DecryptionFailure are typed errors of the operations.
+            let e = AwsError::from_code("secretsmanager:PutSecretValue", Some(code), Some(message))
+                .typed((code != "AccessDeniedException").then_some(ErrorKind::Kms));
+            assert_eq!(e.kind, ErrorKind::Kms, "{code}");
             let text = e.to_string();
             assert!(
                 text.contains("key's policy") && text.contains("KmsKeyArn"),
@@ -140,18 +184,19 @@ mod tests {
             );
             assert!(!text.contains("grant secretsmanager"), "{text}");
         }
-        let iam = AwsError::new(
+        let iam = AwsError::from_code(
             "secretsmanager:PutSecretValue",
             Some("AccessDeniedException"),
             Some("no"),
         );
-        assert!(!iam.is_kms());
+        assert_eq!(iam.kind, ErrorKind::AccessDenied);
     }
 
     #[test]
     fn pending_deletion_says_how_to_recover() {
         let e = AwsError::new(
             "secretsmanager:PutSecretValue",
+            ErrorKind::PendingDeletion,
             Some("InvalidRequestException"),
             Some(
                 "You can't perform this operation on the secret because it was marked for deletion.",

@@ -1,7 +1,7 @@
 //! The one-shot command line: the same core as the Lambda handler, for a shell or a CI job.
 
+use crate::app::{App, RunError};
 use crate::config::parse_connections;
-use crate::handler::{App, HandlerError};
 use crate::report::Report;
 use crate::request::Request;
 use clap::Parser;
@@ -24,7 +24,7 @@ pub struct Cli {
 }
 
 impl Cli {
-    pub fn request(&self) -> Result<Request, HandlerError> {
+    pub fn request(&self) -> Result<Request, RunError> {
         let connections = match &self.connections {
             Some(raw) => Some(parse_connections("--connections", raw)?),
             None => None,
@@ -35,7 +35,7 @@ impl Cli {
         })
     }
 
-    pub async fn run(&self, app: &App) -> Result<Report, HandlerError> {
+    pub async fn run(&self, app: &App) -> Result<Report, RunError> {
         app.run(self.request()?).await
     }
 }

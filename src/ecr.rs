@@ -1,13 +1,15 @@
 //! Amazon ECR: one authorization token per region (and pull role), and a pull check made
 //! as the token's principal.
 
-use crate::aws_error::AwsError;
+use crate::aws_error::{AwsError, ErrorKind};
 use crate::pull::{ImageId, ImageRef};
 use crate::target::Region;
 use crate::token::{self, RegistryLogin, TokenError};
+use crate::tokens::RoleCredentials;
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_ecr::types::ImageIdentifier;
+use secrecy::ExposeSecret;
 use std::time::SystemTime;
 
 const ACTION: &str = "ecr:GetAuthorizationToken";
@@ -72,14 +74,22 @@ impl Ecr {
         Self { config }
     }
 
-    /// A client for `region`, signing as `credentials` (a pull role's) when given.
-    fn client(&self, region: &Region, credentials: Option<&Credentials>) -> aws_sdk_ecr::Client {
+    /// A client for `region`, signing as a pull role when given.
+    fn client(&self, region: &Region, as_role: Option<&RoleCredentials>) -> aws_sdk_ecr::Client {
         let mut conf = self
             .config
             .to_builder()
             .region(aws_config::Region::new(region.as_str().to_owned()));
-        if let Some(credentials) = credentials {
-            conf = conf.credentials_provider(credentials.clone());
+        if let Some(role) = as_role {
+            conf = conf.credentials_provider(Credentials::new(
+                &role.access_key_id,
+                role.secret_access_key.expose_secret(),
+                role.session_token
+                    .as_ref()
+                    .map(|t| t.expose_secret().to_owned()),
+                role.expires,
+                "pull-role",
+            ));
         }
         aws_sdk_ecr::Client::from_conf(conf.build())
     }
@@ -87,10 +97,10 @@ impl Ecr {
     pub async fn token(
         &self,
         region: &Region,
-        credentials: Option<&Credentials>,
+        as_role: Option<&RoleCredentials>,
     ) -> Result<RegionToken, EcrError> {
         let output = self
-            .client(region, credentials)
+            .client(region, as_role)
             .get_authorization_token()
             .send()
             .await
@@ -131,7 +141,7 @@ impl Ecr {
     pub async fn check_pull(
         &self,
         region: &Region,
-        credentials: Option<&Credentials>,
+        as_role: Option<&RoleCredentials>,
         registry_id: &str,
         image: &ImageRef,
     ) -> Result<(), PullCheckError> {
@@ -141,7 +151,7 @@ impl Ecr {
         };
         let shown = image.to_string();
         let output = self
-            .client(region, credentials)
+            .client(region, as_role)
             .batch_get_image()
             .registry_id(registry_id)
             .repository_name(&image.repository)
@@ -157,7 +167,7 @@ impl Ecr {
                         image: shown.clone(),
                         reason: "no such repository".into(),
                     }
-                } else if source.is_access_denied() {
+                } else if source.kind == ErrorKind::AccessDenied {
                     PullCheckError::Denied {
                         image: shown.clone(),
                         source,

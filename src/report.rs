@@ -1,5 +1,6 @@
 //! What a run tells its caller: the connections it refreshed, or which failed and why.
 
+use crate::failure::TargetFailure;
 use serde::Serialize;
 use std::fmt;
 use std::time::SystemTime;
@@ -45,7 +46,8 @@ pub struct Report {
 pub struct Failed {
     pub conn_id: String,
     pub secret_name: String,
-    pub cause: String,
+    /// Typed to the end: tests match it, and its Display is what users read.
+    pub cause: TargetFailure,
 }
 
 /// Some connections failed. The others were refreshed all the same.
@@ -118,19 +120,25 @@ mod tests {
                 Failed {
                     conn_id: "a".into(),
                     secret_name: "p/a".into(),
-                    cause: "denied".into(),
+                    cause: TargetFailure::TooLarge {
+                        bytes: 70_000,
+                        limit: 65_536,
+                    },
                 },
                 Failed {
                     conn_id: "b".into(),
                     secret_name: "p/b".into(),
-                    cause: "binary".into(),
+                    cause: TargetFailure::Binary,
                 },
             ],
             refreshed: vec![],
         };
         assert_eq!(
             err.to_string(),
-            "2 of 2 connections failed: a (p/a): denied; b (p/b): binary"
+            "2 of 2 connections failed: a (p/a): the new value would be 70000 bytes, over the \
+             store's limit of 65536, so the secret was left untouched (its other fields are too \
+             large); b (p/b): the secret holds SecretBinary, which Airflow never reads, so it was \
+             left untouched (store the connection as a SecretString)"
         );
     }
 }

@@ -2,16 +2,17 @@
 //! provider. The ECR token is then fetched with the role's credentials, so it carries the
 //! role's pull rights.
 
-use crate::aws_error::AwsError;
+use crate::aws_error::{AwsError, ErrorKind};
 use crate::pull::RoleArn;
+use crate::tokens::RoleCredentials;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use secrecy::SecretString;
 
 const ACTION: &str = "sts:AssumeRole";
 
@@ -38,7 +39,12 @@ impl RoleError {
     pub fn not_assumed(role: &RoleArn) -> Self {
         Self {
             role: role.to_string(),
-            source: AwsError::new(ACTION, None, Some("the role was not assumed in this run")),
+            source: AwsError::new(
+                ACTION,
+                ErrorKind::Other,
+                None,
+                Some("the role was not assumed in this run"),
+            ),
         }
     }
 }
@@ -68,7 +74,7 @@ impl Roles {
         }
     }
 
-    pub async fn assume(&self, role: &RoleArn) -> Result<Credentials, RoleError> {
+    pub async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, RoleError> {
         let failed = |source| RoleError {
             role: role.to_string(),
             source,
@@ -76,6 +82,7 @@ impl Roles {
         let Some(sdk) = &self.sdk else {
             return Err(failed(AwsError::new(
                 ACTION,
+                ErrorKind::Other,
                 None,
                 Some("this client has no AWS configuration to assume roles with"),
             )));
@@ -85,10 +92,18 @@ impl Roles {
             .configure(sdk)
             .build()
             .await;
-        provider
+        let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| failed(sts_error(&e)))
+            .map_err(|e| failed(sts_error(&e)))?;
+        Ok(RoleCredentials {
+            access_key_id: credentials.access_key_id().to_owned(),
+            secret_access_key: SecretString::from(credentials.secret_access_key().to_owned()),
+            session_token: credentials
+                .session_token()
+                .map(|t| SecretString::from(t.to_owned())),
+            expires: credentials.expiry(),
+        })
     }
 }
 
@@ -101,7 +116,7 @@ fn sts_error(err: &CredentialsError) -> AwsError {
         }
         source = e.source();
     }
-    AwsError::new(ACTION, None, Some(&err.to_string()))
+    AwsError::new(ACTION, ErrorKind::Other, None, Some(&err.to_string()))
 }
 
 #[cfg(test)]

@@ -1,38 +1,22 @@
-//! AWS Secrets Manager: read many secrets in batches, create or update one.
+//! AWS Secrets Manager as a `Store`: read many secrets in batches, create or update one.
 
-use crate::aws_error::AwsError;
+use crate::aws_error::{AwsError, ErrorKind};
+use crate::store::{Current, MANAGED_BY_TAG, Store, Write};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
-use futures::future::join_all;
+use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 
 /// `BatchGetSecretValue` takes at most 20 secret ids a call.
 const BATCH: usize = 20;
-pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "airflow-ecr-refresher");
+/// 50 `PutSecretValue` (and `CreateSecret`) a second per account and region, not
+/// adjustable (AWS Secrets Manager User Guide, "Quotas").
+const WRITES_PER_SECOND: usize = 50;
+/// `SecretString` is at most 65,536 bytes (API Reference, `PutSecretValue`).
+const VALUE_LIMIT: usize = 65_536;
 const DESCRIPTION: &str = "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher. \
                            Host, login and password are overwritten on every refresh; other fields are kept.";
-
-/// A secret's current value, as far as a refresh cares.
-#[derive(Debug, Clone)]
-pub enum Current {
-    Missing,
-    Text {
-        value: SecretString,
-        version_id: String,
-    },
-    /// `SecretBinary`: Airflow never reads it, and we will not overwrite it.
-    Binary,
-}
-
-/// What to write and how to make the write idempotent.
-#[derive(Debug)]
-pub struct Write<'a> {
-    pub name: &'a str,
-    pub value: &'a SecretString,
-    /// The same token for the same write: a retry never makes a second version.
-    pub request_token: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct Secrets {
@@ -45,7 +29,7 @@ impl Secrets {
     }
 
     /// Reads every name, 20 a call, the calls concurrently: one result per name, in order.
-    pub async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+    async fn read_all(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
         let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
         batches.into_iter().flatten().collect()
     }
@@ -89,11 +73,12 @@ impl Secrets {
             };
             let result = match error.error_code() {
                 Some("ResourceNotFoundException") => Ok(Current::Missing),
-                code => Err(AwsError::new(
+                code => Err(AwsError::from_code(
                     "secretsmanager:GetSecretValue",
                     code,
                     error.message(),
-                )),
+                )
+                .typed(matches!(code, Some("DecryptionFailure")).then_some(ErrorKind::Kms))),
             };
             found.insert(id, result);
         }
@@ -103,6 +88,7 @@ impl Secrets {
                 found.remove(name.as_str()).unwrap_or_else(|| {
                     Err(AwsError::new(
                         action,
+                        ErrorKind::Other,
                         None,
                         Some("the secret was neither returned nor reported as an error"),
                     ))
@@ -127,14 +113,16 @@ impl Secrets {
             {
                 Ok(Current::Missing)
             }
-            Err(e) => Err(AwsError::from_sdk(action, &e)),
+            Err(e) => {
+                let kms = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_decryption_failure());
+                Err(AwsError::from_sdk(action, &e).typed(kms.then_some(ErrorKind::Kms)))
+            }
         }
     }
 
-    /// Whether the secret carries this function's `managed-by` tag. Asked only of a secret
-    /// whose value is not a Docker connection, to tell a handed-over secret from someone
-    /// else's connection.
-    pub async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+    async fn tagged(&self, name: &str) -> Result<bool, AwsError> {
         let described = self
             .client
             .describe_secret()
@@ -148,28 +136,48 @@ impl Secrets {
             .any(|t| t.key() == Some(MANAGED_BY_TAG.0) && t.value() == Some(MANAGED_BY_TAG.1)))
     }
 
-    pub async fn put(&self, write: &Write<'_>) -> Result<(), AwsError> {
-        self.client
+    /// `InvalidRequestException` covers several refusals; a secret scheduled for deletion
+    /// is the one with a fix, and `DescribeSecret` says so by its `DeletedDate`.
+    async fn pending_deletion(&self, name: &str) -> bool {
+        let described = self.client.describe_secret().secret_id(name).send().await;
+        described.is_ok_and(|d| d.deleted_date().is_some())
+    }
+
+    async fn put(&self, write: &Write<'_>) -> Result<(), AwsError> {
+        let result = self
+            .client
             .put_secret_value()
             .secret_id(write.name)
             .secret_string(write.value.expose_secret())
-            .client_request_token(&write.request_token)
+            .client_request_token(write.request_token)
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("secretsmanager:PutSecretValue", &e))
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let service = e.as_service_error();
+        let kind =
+            if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
+                Some(ErrorKind::Kms)
+            } else if service.is_some_and(|s| s.is_invalid_request_exception())
+                && self.pending_deletion(write.name).await
+            {
+                Some(ErrorKind::PendingDeletion)
+            } else {
+                None
+            };
+        Err(AwsError::from_sdk("secretsmanager:PutSecretValue", &e).typed(kind))
     }
 
-    pub async fn create(
+    async fn create_secret(
         &self,
         write: &Write<'_>,
         kms_key_id: Option<&str>,
     ) -> Result<(), AwsError> {
-        self.client
+        let result = self
+            .client
             .create_secret()
             .name(write.name)
             .secret_string(write.value.expose_secret())
-            .client_request_token(&write.request_token)
+            .client_request_token(write.request_token)
             .description(DESCRIPTION)
             .tags(
                 Tag::builder()
@@ -179,8 +187,46 @@ impl Secrets {
             )
             .set_kms_key_id(kms_key_id.map(str::to_owned))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("secretsmanager:CreateSecret", &e))
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let service = e.as_service_error();
+        let kind = if service.is_some_and(|s| s.is_resource_exists_exception()) {
+            Some(ErrorKind::Exists)
+        } else if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
+            Some(ErrorKind::Kms)
+        } else {
+            None
+        };
+        Err(AwsError::from_sdk("secretsmanager:CreateSecret", &e).typed(kind))
+    }
+}
+
+impl Store for Secrets {
+    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
+        Box::pin(self.read_all(names))
+    }
+
+    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
+        Box::pin(self.tagged(name))
+    }
+
+    fn create<'a>(
+        &'a self,
+        write: &'a Write<'a>,
+        kms_key_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.create_secret(write, kms_key_id))
+    }
+
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.put(write))
+    }
+
+    fn writes_per_second(&self) -> usize {
+        WRITES_PER_SECOND
+    }
+
+    fn value_limit(&self) -> usize {
+        VALUE_LIMIT
     }
 }

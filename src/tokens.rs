@@ -1,20 +1,54 @@
 //! The tokens a run needs: one per (pull role, region), each role assumed once, all
 //! concurrently. A role that cannot be assumed fails only the connections that use it.
+//! The token source is a seam: ECR and STS behind it in production (`aws.rs`), an
+//! in-memory one in the flow tests (`memory.rs`).
 
-use crate::ecr::{Ecr, EcrError, RegionToken};
-use crate::pull::RoleArn;
-use crate::roles::{RoleError, Roles};
+use crate::ecr::{EcrError, PullCheckError, RegionToken};
+use crate::pull::{ImageRef, RoleArn};
+use crate::roles::RoleError;
 use crate::target::{Region, Target};
-use aws_credential_types::Credentials;
-use futures::future::join_all;
+use futures::future::{BoxFuture, join_all};
+use secrecy::SecretString;
 use std::collections::{BTreeSet, HashMap};
+use std::time::SystemTime;
 
-/// A token, and the credentials it was fetched with (a pull role's, or none for the
-/// function's own): a pull check must ask as the same principal.
+/// A pull role's temporary credentials, free of SDK types. Debug never shows the secret.
+#[derive(Debug, Clone)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
+    pub expires: Option<SystemTime>,
+}
+
+/// Where tokens come from, and who can pull with them.
+pub trait TokenSource: std::fmt::Debug + Send + Sync {
+    fn assume<'a>(&'a self, role: &'a RoleArn)
+    -> BoxFuture<'a, Result<RoleCredentials, RoleError>>;
+
+    /// A region's token, fetched as the role when given, else as the function.
+    fn token<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+    ) -> BoxFuture<'a, Result<RegionToken, EcrError>>;
+
+    /// Whether the token's principal may pull `image` from `registry_id`.
+    fn check_pull<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+        registry_id: &'a str,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<(), PullCheckError>>;
+}
+
+/// A token, and the role credentials it was fetched with (none for the function's own):
+/// a pull check must ask as the same principal.
 #[derive(Debug, Clone)]
 pub struct Token {
     pub token: RegionToken,
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<RoleCredentials>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,13 +66,13 @@ type Key = (Option<RoleArn>, Region);
 pub struct Tokens(HashMap<Key, Result<Token, TokenFailure>>);
 
 impl Tokens {
-    pub async fn fetch(ecr: &Ecr, roles: &Roles, targets: &[Target]) -> Self {
+    pub async fn fetch(source: &dyn TokenSource, targets: &[Target]) -> Self {
         let wanted: BTreeSet<Key> = targets.iter().map(key).collect();
         let distinct_roles: BTreeSet<RoleArn> =
             wanted.iter().filter_map(|(r, _)| r.clone()).collect();
-        let assumed: HashMap<RoleArn, Result<Credentials, RoleError>> =
+        let assumed: HashMap<RoleArn, Result<RoleCredentials, RoleError>> =
             join_all(distinct_roles.into_iter().map(|role| async move {
-                let assumed = roles.assume(&role).await;
+                let assumed = source.assume(&role).await;
                 (role, assumed)
             }))
             .await
@@ -56,7 +90,7 @@ impl Tokens {
             };
             async move {
                 let result = match credentials {
-                    Ok(credentials) => ecr
+                    Ok(credentials) => source
                         .token(&region, credentials.as_ref())
                         .await
                         .map(|token| Token { token, credentials })

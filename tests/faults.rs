@@ -3,7 +3,7 @@
 
 mod common;
 
-use airflow_ecr_refresher::handler::HandlerError;
+use airflow_ecr_refresher::handler::RunError;
 use airflow_ecr_refresher::report::{Action, Report};
 use aws_smithy_mocks::mock;
 use common::mock::*;
@@ -26,7 +26,7 @@ fn assert_refreshed(store: &Store) {
     assert_eq!(new["password"], PASSWORD);
 }
 
-fn failure(result: &Result<Report, HandlerError>) -> String {
+fn failure(result: &Result<Report, RunError>) -> String {
     match result {
         Err(e) => e.to_string(),
         Ok(r) => panic!("expected a failure, got {r:?}"),
@@ -39,7 +39,7 @@ async fn run_with_fault(
     op: &str,
     fault: &Fault,
     store: &Store,
-) -> (Result<Report, HandlerError>, String, usize) {
+) -> (Result<Report, RunError>, String, usize) {
     let token = token_rule((op == "GetAuthorizationToken").then_some(fault));
     let [read, get, put, create] = store.rules(op, fault);
     let app = app(&[&token], &[&read, &get, &put, &create], "existing,new");
@@ -238,9 +238,22 @@ async fn a_secret_pending_deletion_fails_alone_and_the_others_are_refreshed() {
         store.put_rule(None),
         store.create_rule(None),
     );
+    // DescribeSecret tells a secret scheduled for deletion by its DeletedDate (AWS Secrets
+    // Manager API Reference, DescribeSecret), which is how the function knows the fix.
+    let described = mock!(aws_sdk_secretsmanager::Client::describe_secret)
+        .match_requests(move |req| req.secret_id() == Some(deleted))
+        .sequence()
+        .output(|| {
+            aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput::builder()
+                .name("airflow/connections/deleted")
+                .deleted_date(aws_smithy_types::DateTime::from_secs(1_800_000_000))
+                .build()
+        })
+        .repeatedly()
+        .build();
     let app = app(
         &[&token],
-        &[&pending, &read, &put, &create],
+        &[&pending, &described, &read, &put, &create],
         "existing,deleted,new",
     );
     let (result, output) = invoke(&app, json!({})).await;

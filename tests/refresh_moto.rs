@@ -3,9 +3,9 @@
 mod common;
 
 use airflow_ecr_refresher::connection::airflow_view;
-use airflow_ecr_refresher::handler::{HandlerError, handle};
+use airflow_ecr_refresher::handler::{RunError, handle};
 use airflow_ecr_refresher::report::Action;
-use airflow_ecr_refresher::secrets::Write;
+use airflow_ecr_refresher::store::Write;
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 async fn invoke(
     app: &airflow_ecr_refresher::handler::App,
     event: Value,
-) -> Result<airflow_ecr_refresher::report::Report, HandlerError> {
+) -> Result<airflow_ecr_refresher::report::Report, RunError> {
     handle(app, LambdaEvent::new(event, Context::default())).await
 }
 
@@ -248,7 +248,7 @@ async fn a_non_connection_secret_fails_alone_and_is_left_untouched() {
     .await;
 
     let err = invoke(&app, json!({})).await.unwrap_err();
-    let HandlerError::Refresh(failed) = &err else {
+    let RunError::Refresh(failed) = &err else {
         panic!("{err}")
     };
     let ids: Vec<_> = failed.failed.iter().map(|f| f.conn_id.as_str()).collect();
@@ -287,7 +287,7 @@ async fn malformed_requests_write_nothing() {
     ] {
         let err = invoke(&app, event.clone()).await.unwrap_err();
         assert!(
-            matches!(err, HandlerError::Request(_) | HandlerError::Target(_)),
+            matches!(err, RunError::Request(_) | RunError::Target(_)),
             "{event}: {err}"
         );
     }
@@ -318,12 +318,12 @@ async fn a_retried_write_makes_no_second_version() {
     let write = Write {
         name: &name,
         value: &value,
-        request_token: "a".repeat(64),
+        request_token: &"a".repeat(64),
     };
 
-    app.aws.secrets.put(&write).await.unwrap();
+    app.aws.store.update(&write).await.unwrap();
     // The same write again, as after a lost response: Secrets Manager sees the same token.
-    app.aws.secrets.put(&write).await.unwrap();
+    app.aws.store.update(&write).await.unwrap();
     assert_eq!(
         version_count(&client, &name).await,
         2,
@@ -360,7 +360,7 @@ async fn a_write_after_someone_else_changed_the_secret_still_lands() {
 async fn no_connections_configured_or_asked_is_an_error() {
     let app = app(&[]).await;
     let err = invoke(&app, json!({})).await.unwrap_err();
-    assert_eq!(err, HandlerError::NothingToRefresh);
+    assert_eq!(err, RunError::NothingToRefresh);
 }
 
 #[tokio::test]

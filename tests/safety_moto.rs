@@ -4,19 +4,21 @@
 
 mod common;
 
-use airflow_ecr_refresher::handler::{App, HandlerError, handle};
+use airflow_ecr_refresher::connection::ConnectionError;
+use airflow_ecr_refresher::failure::TargetFailure;
+use airflow_ecr_refresher::handler::{App, RunError, handle};
 use airflow_ecr_refresher::report::{Action, Report};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-async fn invoke(app: &App, event: Value) -> Result<Report, HandlerError> {
+async fn invoke(app: &App, event: Value) -> Result<Report, RunError> {
     handle(app, LambdaEvent::new(event, Context::default())).await
 }
 
-fn failed_causes(err: &HandlerError) -> Vec<(String, String)> {
+fn failed_causes(err: &RunError) -> Vec<(String, TargetFailure)> {
     match err {
-        HandlerError::Refresh(e) => e
+        RunError::Refresh(e) => e
             .failed
             .iter()
             .map(|f| (f.conn_id.clone(), f.cause.clone()))
@@ -53,28 +55,30 @@ async fn other_connection_types_are_never_turned_into_a_docker_login() {
     for dry_run in [true, false] {
         let err = invoke(&app, json!({"dry_run": dry_run})).await.unwrap_err();
         let causes = failed_causes(&err);
-        let ids: Vec<&str> = causes.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["db", "aws_default", "untyped"], "dry run: {dry_run}");
+        let not_docker = |t: &str| TargetFailure::Value(ConnectionError::NotDocker(t.into()));
+        assert_eq!(
+            causes,
+            [
+                ("db".to_owned(), not_docker("postgresql")),
+                ("aws_default".to_owned(), not_docker("aws")),
+                (
+                    "untyped".to_owned(),
+                    TargetFailure::Value(ConnectionError::Untyped)
+                ),
+            ],
+            "dry run: {dry_run}"
+        );
+        // What the user reads names the type and the way out.
+        let message = err.to_string();
         assert!(
-            causes[0]
-                .1
-                .contains(r#"a "postgresql" connection, not a Docker one"#),
-            "{}",
-            causes[0].1
+            message.contains(r#"a "postgresql" connection, not a Docker one"#),
+            "{message}"
         );
         assert!(
-            causes[1]
-                .1
-                .contains(r#"a "aws" connection, not a Docker one"#),
-            "{}",
-            causes[1].1
+            message.contains("managed-by=airflow-ecr-refresher"),
+            "{message}"
         );
-        assert!(
-            causes[2].1.contains("without a conn_type"),
-            "{}",
-            causes[2].1
-        );
-        let HandlerError::Refresh(e) = &err else {
+        let RunError::Refresh(e) = &err else {
             unreachable!()
         };
         let expected = if dry_run {
@@ -179,11 +183,8 @@ async fn a_value_over_the_size_limit_is_refused_before_it_is_sent() {
         let err = invoke(&app, json!({"dry_run": dry_run})).await.unwrap_err();
         let causes = failed_causes(&err);
         assert!(
-            causes[0]
-                .1
-                .contains("over Secrets Manager's limit of 65,536"),
-            "{}",
-            causes[0].1
+            matches!(causes[0].1, TargetFailure::TooLarge { limit: 65_536, .. }),
+            "{err}"
         );
     }
     assert_eq!(
@@ -206,7 +207,7 @@ async fn a_dry_run_inside_a_scheduled_event_writes_nothing() {
     event["dryrun"] = json!(true);
     assert!(matches!(
         invoke(&app, event).await,
-        Err(HandlerError::Request(_))
+        Err(RunError::Request(_))
     ));
     assert_eq!(get(&client, &name).await.as_deref(), Some(OLD_CONNECTION));
     assert_eq!(version_count(&client, &name).await, 1);
@@ -225,7 +226,7 @@ async fn a_foreign_registry_is_refused_before_any_call() {
     ] {
         let event = json!({"connections": [{"conn_id": "c", "registry": host}]});
         let err = invoke(&app, event).await.unwrap_err();
-        assert!(matches!(err, HandlerError::Request(_)), "{host}: {err}");
+        assert!(matches!(err, RunError::Request(_)), "{host}: {err}");
         assert!(err.to_string().contains(host), "{err}");
     }
     assert_eq!(

@@ -2,10 +2,11 @@
 //! calls can be made to throttle, fail or deny. Behaviour is proven against moto; these
 //! are for the faults moto cannot make.
 
+use airflow_ecr_refresher::app;
+use airflow_ecr_refresher::aws::{Aws, EcrTokens};
 use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::ecr::Ecr;
-use airflow_ecr_refresher::handler::{self, App, HandlerError};
-use airflow_ecr_refresher::refresh::Aws;
+use airflow_ecr_refresher::handler::{self, App, RunError};
 use airflow_ecr_refresher::report::Report;
 use airflow_ecr_refresher::roles::Roles;
 use airflow_ecr_refresher::secrets::Secrets;
@@ -397,23 +398,25 @@ pub fn app(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str) -> App {
 pub fn app_sent(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str, sent: &Sent) -> App {
     let ecr = aws_sdk_ecr::Config::builder()
         .with_test_defaults_v2()
-        .retry_config(handler::retries())
-        .timeout_config(handler::timeouts())
+        .retry_config(app::retries())
+        .timeout_config(app::timeouts())
         .http_client(create_mock_http_client())
         .interceptor(interceptor(ecr_rules))
         .build();
     let sm = aws_sdk_secretsmanager::Config::builder()
         .with_test_defaults_v2()
-        .retry_config(handler::retries())
-        .timeout_config(handler::timeouts())
+        .retry_config(app::retries())
+        .timeout_config(app::timeouts())
         .http_client(create_mock_http_client())
         .interceptor(interceptor(sm_rules))
         .interceptor(sent.clone())
         .build();
     let aws = Aws {
-        ecr: Ecr::from_conf(ecr),
-        secrets: Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
-        roles: Roles::none(),
+        tokens: Arc::new(EcrTokens {
+            ecr: Ecr::from_conf(ecr),
+            roles: Roles::none(),
+        }),
+        store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm))),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS").then(|| connections.to_owned()));
     App::with_aws(aws, settings, Some("us-east-1".into()))
@@ -438,7 +441,7 @@ pub async fn invoke_captured(
     app: &App,
     event: Value,
     context: Context,
-) -> (Result<Report, HandlerError>, String) {
+) -> (Result<Report, RunError>, String) {
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -459,7 +462,7 @@ pub async fn invoke_captured(
     (result, text)
 }
 
-pub async fn invoke(app: &App, event: Value) -> (Result<Report, HandlerError>, String) {
+pub async fn invoke(app: &App, event: Value) -> (Result<Report, RunError>, String) {
     invoke_captured(app, event, Context::default()).await
 }
 

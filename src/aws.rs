@@ -1,0 +1,66 @@
+//! The AWS side of a run: the adapters behind the two seams, built once per process from
+//! one `SdkConfig` and shared by every invocation.
+
+use crate::ecr::{Ecr, EcrError, PullCheckError, RegionToken};
+use crate::pull::{ImageRef, RoleArn};
+use crate::roles::{RoleError, Roles};
+use crate::secrets::Secrets;
+use crate::store::Store;
+use crate::target::Region;
+use crate::tokens::{RoleCredentials, TokenSource};
+use aws_config::SdkConfig;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// Where a run gets tokens and keeps connections.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub tokens: Arc<dyn TokenSource>,
+    pub store: Arc<dyn Store>,
+}
+
+impl Aws {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            tokens: Arc::new(EcrTokens {
+                ecr: Ecr::new(sdk),
+                roles: Roles::new(sdk),
+            }),
+            store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
+        }
+    }
+}
+
+/// Tokens from Amazon ECR, pull roles from AWS STS.
+#[derive(Debug, Clone)]
+pub struct EcrTokens {
+    pub ecr: Ecr,
+    pub roles: Roles,
+}
+
+impl TokenSource for EcrTokens {
+    fn assume<'a>(
+        &'a self,
+        role: &'a RoleArn,
+    ) -> BoxFuture<'a, Result<RoleCredentials, RoleError>> {
+        Box::pin(self.roles.assume(role))
+    }
+
+    fn token<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+    ) -> BoxFuture<'a, Result<RegionToken, EcrError>> {
+        Box::pin(self.ecr.token(region, as_role))
+    }
+
+    fn check_pull<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+        registry_id: &'a str,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<(), PullCheckError>> {
+        Box::pin(self.ecr.check_pull(region, as_role, registry_id, image))
+    }
+}
