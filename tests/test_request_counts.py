@@ -41,7 +41,9 @@ def binary() -> str:
     if os.environ.get("AER_BIN"):
         return os.environ["AER_BIN"]
     built = subprocess.run(
-        ["cargo", "build", "--locked", "--bin", "airflow-ecr-refresher", "--message-format=json-render-diagnostics"],
+        # The features of `make test`'s cargo test, so its build is reused, not redone.
+        ["cargo", "build", "--locked", "--features", "local-aws-tests", "--bin", "airflow-ecr-refresher",
+         "--message-format=json-render-diagnostics"],
         cwd=REPO, check=True, stdout=subprocess.PIPE, text=True,
     )
     for line in built.stdout.splitlines():

@@ -21,7 +21,7 @@ pub async fn sdk() -> SdkConfig {
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| u.starts_with("http://127.0.0.1")),
         "AWS_ENDPOINT_URL must point at the local moto server: run the tests with `make test` \
-         (or scripts/with-moto.sh cargo test)"
+         (or scripts/with-moto.sh cargo test --features local-aws-tests)"
     );
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }

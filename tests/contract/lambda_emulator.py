@@ -94,8 +94,10 @@ class LambdaEmulator:
                 # --wait: build on the first invoke, not at start, so a restart
                 # costs nothing when the binary is fresh; --ignore-changes: edits
                 # under src/ during a run must not swap the binary mid-suite.
+                # The same features as `make test`'s cargo test: one build serves both.
                 ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-                 "--invoke-port", str(self.port), "--wait", "--ignore-changes"],
+                 "--invoke-port", str(self.port), "--wait", "--ignore-changes",
+                 "--features", "local-aws-tests"],
                 cwd=self.repo, env=process_env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends cargo run and the function too
             )

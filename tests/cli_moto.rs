@@ -1,0 +1,114 @@
+//! The real binary as a one-shot command against the local moto server: what it prints at
+//! any log level, and its exit status.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_airflow-ecr-refresher");
+/// moto's token, as GetAuthorizationToken returns it: base64 of `AWS:<password>`.
+const MOTO_TOKEN: &str = "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu";
+
+/// The binary with a clean environment: only what `vars` sets, no profile, no IMDS.
+fn run(vars: &[(&str, &str)]) -> Output {
+    let home = std::env::temp_dir().join(format!("aer-cli-home-{}", std::process::id()));
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the binary")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn moto_vars<'a>(prefix: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("CONNECTIONS_PREFIX", prefix),
+    ]
+}
+
+#[tokio::test]
+async fn no_log_level_filter_or_format_prints_the_token_or_a_password() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let client = secrets().await; // fails with how to start moto when it is not running
+    let prefix = unique_prefix("trace");
+    // One secret to update (PutSecretValue) and one to create (CreateSecret).
+    let old_password = "Old-Password-Sentinel";
+    let old = OLD_CONNECTION.replace("\"old\"", &format!("\"{old_password}\""));
+    create(&client, &format!("{prefix}/old"), &old).await;
+    // Every level, filter and format, and the SDK's own switches that print bodies.
+    let settings: &[&[(&str, &str)]] = &[
+        &[("RUST_LOG", "trace")],
+        &[(
+            "RUST_LOG",
+            "aws_smithy_runtime::client::orchestrator::http=trace,aws_sigv4=trace,trace",
+        )],
+        &[
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("AWS_LAMBDA_LOG_FORMAT", "json"),
+        ],
+        &[
+            ("RUST_LOG", "trace"),
+            ("LOG_SENSITIVE_BODIES", "true"),
+            ("LOG_SIGNABLE_BODY", "true"),
+        ],
+    ];
+    for extra in settings {
+        let mut vars = moto_vars(&prefix, &endpoint);
+        vars.push(("CONNECTIONS", "old,new"));
+        vars.extend_from_slice(extra);
+        let out = run(&vars);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
+        let all = format!("{stdout}{stderr}");
+        // The logs really were on: the SDK's DEBUG events are there.
+        assert!(
+            all.contains("beginning attempt"),
+            "{extra:?}: SDK debug events missing"
+        );
+        for secret in [MOTO_TOKEN, MOTO_PASSWORD, old_password] {
+            assert!(!all.contains(secret), "{extra:?} printed {secret}");
+        }
+    }
+    assert_eq!(
+        json(&get(&client, &format!("{prefix}/new")).await.unwrap())["password"],
+        MOTO_PASSWORD
+    );
+}
+
+#[tokio::test]
+async fn the_cli_exits_non_zero_when_a_connection_fails() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let client = secrets().await;
+    let prefix = unique_prefix("cli-exit");
+    create(
+        &client,
+        &format!("{prefix}/db"),
+        "postgresql://app:dbpass@db:5432/app",
+    )
+    .await;
+    let mut vars = moto_vars(&prefix, &endpoint);
+    vars.push(("CONNECTIONS", "db,fine"));
+    let out = run(&vars);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("error: 1 of 2 connections failed: db"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("The others were done: fine"), "{stderr}");
+}
