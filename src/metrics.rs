@@ -108,4 +108,57 @@ mod tests {
             2
         );
     }
+
+    /// The metrics of `NAMESPACE` that `template.yaml`'s alarms watch, with each one's
+    /// dimension names, read from the template's `Namespace:` / `MetricName:` /
+    /// `Dimensions:` lines.
+    fn watched_by_the_template() -> Vec<(String, Vec<String>)> {
+        let template = include_str!("../template.yaml");
+        let lines: Vec<&str> = template.lines().map(str::trim).collect();
+        let mut watched = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if *line != format!("Namespace: {NAMESPACE}") {
+                continue;
+            }
+            let metric = lines[i + 1].strip_prefix("MetricName: ").unwrap();
+            let dimensions = lines[i + 2].strip_prefix("Dimensions: ").unwrap();
+            let names = dimensions
+                .split("Name: ")
+                .skip(1)
+                .map(|d| d.split(',').next().unwrap().trim().to_owned())
+                .collect();
+            watched.push((metric.to_owned(), names));
+        }
+        watched
+    }
+
+    #[test]
+    fn the_alarms_watch_exactly_what_the_function_emits() {
+        let watched = watched_by_the_template();
+        assert_eq!(
+            watched.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+            ["ConnectionsFailed", "ConnectionsRefreshed"],
+            "the alarms of template.yaml"
+        );
+        // A failed and a refreshed run both emit every watched metric, under the
+        // namespace and dimension the alarms name, with the dimension's value set.
+        for (refreshed, failed) in [(vec![refreshed(None)], 0), (vec![], 2)] {
+            let r = record("my-function", &refreshed, failed, UNIX_EPOCH);
+            let emf = &r["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(emf["Namespace"], NAMESPACE);
+            assert_eq!(emf["Dimensions"], json!([["FunctionName"]]));
+            assert_eq!(r["FunctionName"], "my-function");
+            let emitted: Vec<&str> = emf["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap())
+                .collect();
+            for (metric, dimensions) in &watched {
+                assert!(emitted.contains(&metric.as_str()), "{metric} not emitted");
+                assert!(r[metric.as_str()].is_number(), "{metric} has no value");
+                assert_eq!(dimensions, &["FunctionName"], "{metric}");
+            }
+        }
+    }
 }
