@@ -1,6 +1,9 @@
 //! The real binary as a one-shot command: configuration errors, which need nothing
 //! running. `cli_moto.rs` runs it against the local AWS.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airflow-ecr-refresher");

@@ -1,6 +1,9 @@
 //! The real binary as a one-shot command against the local moto server: what it prints at
 //! any log level, and its exit status.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

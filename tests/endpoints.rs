@@ -1,6 +1,9 @@
 //! An AWS endpoint that refuses connections, and one that accepts and never answers: the
 //! function must answer with an error before the Lambda deadline, never be killed by it.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use airflow_ecr_refresher::app;

@@ -1,6 +1,9 @@
 //! The whole refresh flow over the in-memory store and token source: no moto, no SDK.
 //! Merge rules, idempotency, partial failure, races, pacing, dry run and pull roles.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use airflow_ecr_refresher::app::{App, RunError};
 use airflow_ecr_refresher::aws::Aws;
 use airflow_ecr_refresher::aws_error::{AwsError, ErrorKind};

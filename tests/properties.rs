@@ -1,6 +1,9 @@
 //! Property tests over everything that parses input: events, configuration, secrets.
 //! No input panics; what we render, Airflow's rules read back exactly; what we keep, we keep.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::connection::{
     DockerLogin, SecretFormat, airflow_view, render_new, update,

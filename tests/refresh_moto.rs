@@ -1,5 +1,8 @@
 //! The refresh end to end against moto server: real SDK calls, real secrets.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use airflow_ecr_refresher::connection::airflow_view;

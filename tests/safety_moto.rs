@@ -2,6 +2,9 @@
 //! hosts that are not ECR registries, oversized values, dry runs that write. Each case
 //! checks the refusal and that the secret is byte for byte what it was.
 
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use airflow_ecr_refresher::connection::ConnectionError;

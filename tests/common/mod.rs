@@ -1,7 +1,11 @@
 //! Shared set-up for tests against the local AWS (moto server) that `make test` starts.
-#![allow(dead_code)] // each test crate uses a different part
+#![allow(dead_code)]
+// each test crate uses a different part
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod mock;
+pub mod mock_app;
 
 use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::handler::App;
