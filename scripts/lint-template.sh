@@ -4,7 +4,7 @@
 #   scripts/lint-template.sh [template.yaml]
 #
 # Steps (all run; the script exits non-zero if any fails, with a summary at the end):
-#   sam-validate   sam validate --lint      (SAM transform + cfn-lint, no AWS call)
+#   sam-validate   sam validate             (the SAM transform, no AWS call; linting is cfn-lint's, once)
 #   cfn-lint       cfn-lint, informational checks included: any finding fails
 #   checkov        checkov on the template: any failed check or parsing error fails; a
 #                  check skipped in the template must give a reason (`comment:`)
@@ -84,7 +84,7 @@ EOF
   return $rc
 }
 
-step sam-validate "$main/bin/sam" validate --lint --template-file "$template"
+step sam-validate "$main/bin/sam" validate --template-file "$template"
 step cfn-lint "$main/bin/cfn-lint" --include-checks I -- "$template"
 step checkov run_checkov
 step iam "$main/bin/python" scripts/check_iam.py --template "$template" --src "$root/src"

@@ -29,7 +29,14 @@ bootstrap() {
 
 stage "bootstrap venvs" bootstrap
 stage "cargo fmt --check" cargo fmt --all -- --check
+unused_dependencies() {
+  # Pinned, installed once per machine into ~/.cargo/bin.
+  command -v cargo-machete >/dev/null || cargo install --locked cargo-machete@0.9.2
+  cargo machete
+}
+
 stage "cargo clippy -D warnings" cargo clippy --all-targets --all-features --locked -- -D warnings
+stage "unused dependencies" unused_dependencies
 stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
   'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_references.py'
 stage "template lints + IAM check" scripts/lint-template.sh
