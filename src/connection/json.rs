@@ -5,7 +5,7 @@
 //! byte for byte: huge integers, `1.5e3`, `1e400` (which Python reads) and string escapes
 //! included. Values are only parsed (with `arbitrary_precision`) to check them.
 
-use super::{AirflowView, Claim, ConnectionError, DockerLogin};
+use super::{AirflowView, Aliases, Claim, ConnectionError, DockerLogin};
 use indexmap::IndexMap;
 use serde_json::Value;
 use serde_json::error::Category;
@@ -15,15 +15,7 @@ use serde_json::value::RawValue;
 /// first place and its last value, as Python's `json.loads` does.
 pub(super) type Object = IndexMap<String, Box<RawValue>>;
 
-/// Airflow reads the FIRST of these keys present, in the secret's own key order.
-pub(super) const LOGIN_KEYS: &[&str] = &["login", "user", "username", "user_name"];
-pub(super) const PASSWORD_KEYS: &[&str] = &["password", "pass", "key"];
-pub(super) const HOST_KEYS: &[&str] = &["host", "remote_host", "server"];
-pub(super) const CONN_TYPE_KEYS: &[&str] = &["conn_type", "conn_id", "connection_type", "engine"];
-const PORT_KEY: &str = "port";
-const OTHER_KEYS: &[&str] = &["port", "extra", "schema", "database"];
-
-pub(super) fn parse_object(value: &str) -> Result<Object, ConnectionError> {
+pub(super) fn parse_object(value: &str, aliases: &Aliases) -> Result<Object, ConnectionError> {
     let map: Object = serde_json::from_str(value).map_err(|e| match e.classify() {
         Category::Data => ConnectionError::NotObject,
         _ => ConnectionError::BadJson {
@@ -31,25 +23,15 @@ pub(super) fn parse_object(value: &str) -> Result<Object, ConnectionError> {
             column: e.column(),
         },
     })?;
-    let known = [
-        LOGIN_KEYS,
-        PASSWORD_KEYS,
-        HOST_KEYS,
-        CONN_TYPE_KEYS,
-        OTHER_KEYS,
-    ];
-    if !map
-        .keys()
-        .any(|k| known.iter().any(|keys| keys.contains(&k.as_str())))
-    {
+    if !map.keys().any(|k| aliases.any(k)) {
         return Err(ConnectionError::NoConnectionKeys);
     }
     Ok(map)
 }
 
 /// The key Airflow reads for a field: the first alias present in the secret's order.
-fn key_read<'m>(map: &'m Object, aliases: &[&str]) -> Option<&'m String> {
-    map.keys().find(|k| aliases.contains(&k.as_str()))
+fn key_read<'m>(map: &'m Object, aliases: &[String]) -> Option<&'m String> {
+    map.keys().find(|k| aliases.contains(k))
 }
 
 /// A raw value parsed for a check; it was valid JSON when the object parsed.
@@ -57,10 +39,11 @@ fn parsed(raw: &RawValue) -> Value {
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
 }
 
-fn set_field(map: &mut Object, aliases: &[&str], value: &str) -> Result<(), ConnectionError> {
+fn set_field(map: &mut Object, aliases: &[String], value: &str) -> Result<(), ConnectionError> {
     let key = key_read(map, aliases)
+        .or(aliases.first())
         .cloned()
-        .unwrap_or_else(|| aliases[0].to_owned());
+        .unwrap_or_default();
     let raw = serde_json::value::to_raw_value(value)
         .map_err(|_| ConnectionError::WouldNotResolve("value"))?;
     map.insert(key, raw);
@@ -106,27 +89,23 @@ fn as_text(value: Option<&Value>) -> Option<String> {
 }
 
 /// What Airflow would load, or why it could not.
-pub(super) fn view(map: &Object) -> Result<AirflowView, ConnectionError> {
+pub(super) fn view(map: &Object, aliases: &Aliases) -> Result<AirflowView, ConnectionError> {
     let fields: serde_json::Map<String, Value> =
         map.iter().map(|(k, v)| (k.clone(), parsed(v))).collect();
-    let map = &fields;
-    let key_read = |aliases: &[&str]| {
-        fields
-            .keys()
-            .find(|k| aliases.contains(&k.as_str()))
-            .cloned()
+    let read = |words: &[String]| {
+        let key = fields.keys().find(|k| words.contains(k))?;
+        fields.get(key)
     };
-    let read = |aliases: &[&str]| key_read(aliases).and_then(|k| map.get(&k));
-    let conn_type = match truthy(read(CONN_TYPE_KEYS)) {
+    let conn_type = match truthy(read(&aliases.conn_type)) {
         None => None,
         Some(Value::String(s)) => Some(s.to_ascii_lowercase().replace('-', "_")),
         Some(_) => return Err(ConnectionError::ConnTypeNotText),
     };
-    let port = truthy(map.get(PORT_KEY));
+    let port = truthy(read(&aliases.port));
     if port.is_some_and(|p| !loads_as_port(p)) {
         return Err(ConnectionError::BadPort);
     }
-    let extra = match truthy(map.get("extra")) {
+    let extra = match truthy(read(&aliases.extra)) {
         None => None,
         Some(Value::String(s)) => match serde_json::from_str(s) {
             Ok(object @ Value::Object(_)) => Some(object),
@@ -137,9 +116,9 @@ pub(super) fn view(map: &Object) -> Result<AirflowView, ConnectionError> {
     };
     Ok(AirflowView {
         conn_type,
-        host: as_text(read(HOST_KEYS)),
-        login: as_text(read(LOGIN_KEYS)),
-        password: as_text(read(PASSWORD_KEYS)),
+        host: as_text(read(&aliases.host)),
+        login: as_text(read(&aliases.login)),
+        password: as_text(read(&aliases.password)),
         port: port.map(|p| as_text(Some(p)).unwrap_or_default()),
         extra,
     })
@@ -151,14 +130,16 @@ pub(super) fn update(
     mut map: Object,
     login: &DockerLogin,
     claim: Claim,
+    aliases: &Aliases,
 ) -> Result<String, ConnectionError> {
-    set_field(&mut map, HOST_KEYS, login.host)?;
-    set_field(&mut map, LOGIN_KEYS, login.login)?;
-    set_field(&mut map, PASSWORD_KEYS, login.password)?;
-    map.shift_remove(PORT_KEY);
+    set_field(&mut map, &aliases.host, login.host)?;
+    set_field(&mut map, &aliases.login, login.login)?;
+    set_field(&mut map, &aliases.password, login.password)?;
+    // Every port key goes: removing only the one Airflow reads would expose the next.
+    map.retain(|k, _| !aliases.port.contains(k));
     if claim == Claim::Managed {
         // Ours by its tag: make it the Docker connection it is meant to be.
-        set_field(&mut map, CONN_TYPE_KEYS, "docker")?;
+        set_field(&mut map, &aliases.conn_type, "docker")?;
     }
     serde_json::to_string(&map).map_err(|_| ConnectionError::WouldNotResolve("value"))
 }

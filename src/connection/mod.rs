@@ -5,8 +5,11 @@
 //! <https://airflow.apache.org/docs/apache-airflow/stable/howto/connection.html>,
 //! <https://airflow.apache.org/docs/apache-airflow-providers-amazon/stable/secrets-backends/aws-secrets-manager.html>.
 
+mod aliases;
 mod json;
 mod uri;
+
+pub use aliases::Aliases;
 
 use serde_json::{Value, json};
 use std::str::FromStr;
@@ -130,16 +133,69 @@ pub fn render_new(format: SecretFormat, login: &DockerLogin) -> Result<String, C
             login.host
         ),
     };
-    verified(value, login)
+    verified_with(&Aliases::default(), value, login)
 }
 
 /// Whose the existing value is. An error when Airflow could not load it at all.
 pub fn ownership(existing: &str) -> Result<Ownership, ConnectionError> {
-    Ok(match airflow_view(existing)?.conn_type.as_deref() {
-        Some("docker") => Ownership::Docker,
-        Some(other) => Ownership::Other(describe_type(other)),
-        None => Ownership::Untyped,
-    })
+    Aliases::default().ownership(existing)
+}
+
+/// `Aliases::update` with Airflow's default keys.
+pub fn update(
+    existing: &str,
+    login: &DockerLogin,
+    managed: bool,
+) -> Result<String, ConnectionError> {
+    Aliases::default().update(existing, login, managed)
+}
+
+/// `Aliases::view` with Airflow's default keys.
+pub fn airflow_view(value: &str) -> Result<AirflowView, ConnectionError> {
+    Aliases::default().view(value)
+}
+
+impl Aliases {
+    /// Whose the existing value is. An error when Airflow could not load it at all.
+    pub fn ownership(&self, existing: &str) -> Result<Ownership, ConnectionError> {
+        Ok(match self.view(existing)?.conn_type.as_deref() {
+            Some("docker") => Ownership::Docker,
+            Some(other) => Ownership::Other(describe_type(other)),
+            None => Ownership::Untyped,
+        })
+    }
+
+    /// The existing value with only its registry host, login and password replaced (and
+    /// any port removed), in its own format, with every other key, extra and spelling
+    /// kept. `managed` says whether it carries this function's tag.
+    pub fn update(
+        &self,
+        existing: &str,
+        login: &DockerLogin,
+        managed: bool,
+    ) -> Result<String, ConnectionError> {
+        let claim = match (self.ownership(existing)?, managed) {
+            (_, true) => Claim::Managed,
+            (Ownership::Docker, false) => Claim::DockerConnection,
+            (Ownership::Other(conn_type), false) => {
+                return Err(ConnectionError::NotDocker(conn_type));
+            }
+            (Ownership::Untyped, false) => return Err(ConnectionError::Untyped),
+        };
+        let value = match Kind::of(existing)? {
+            Kind::Json => json::update(json::parse_object(existing, self)?, login, claim, self)?,
+            Kind::Uri => uri::update(&uri::split(existing)?, login, claim),
+        };
+        self.verified(value, login)
+    }
+
+    /// Reads a value the way Airflow does, refusing what Airflow could not load.
+    pub fn view(&self, value: &str) -> Result<AirflowView, ConnectionError> {
+        match Kind::of(value)? {
+            Kind::Json => json::view(&json::parse_object(value, self)?, self),
+            Kind::Uri => Ok(uri::view(&uri::split(value)?)),
+        }
+    }
 }
 
 /// A conn_type for a message: short identifier text only, since a mangled secret could
@@ -156,39 +212,14 @@ fn describe_type(conn_type: &str) -> String {
     }
 }
 
-/// The existing secret with only its registry host, login and password replaced (and any
-/// port removed), in its own format, with every other key, extra and spelling kept.
-/// `managed` says whether the secret carries this function's tag.
-pub fn update(
-    existing: &str,
-    login: &DockerLogin,
-    managed: bool,
-) -> Result<String, ConnectionError> {
-    let claim = match (ownership(existing)?, managed) {
-        (_, true) => Claim::Managed,
-        (Ownership::Docker, false) => Claim::DockerConnection,
-        (Ownership::Other(conn_type), false) => return Err(ConnectionError::NotDocker(conn_type)),
-        (Ownership::Untyped, false) => return Err(ConnectionError::Untyped),
-    };
-    let value = match Kind::of(existing)? {
-        Kind::Json => json::update(json::parse_object(existing)?, login, claim)?,
-        Kind::Uri => uri::update(&uri::split(existing)?, login, claim),
-    };
-    verified(value, login)
-}
-
-/// Reads a value the way Airflow does, refusing what Airflow could not load.
-pub fn airflow_view(value: &str) -> Result<AirflowView, ConnectionError> {
-    match Kind::of(value)? {
-        Kind::Json => json::view(&json::parse_object(value)?),
-        Kind::Uri => Ok(uri::view(&uri::split(value)?)),
-    }
-}
-
 /// A value is only written if Airflow would load it and read back exactly the registry
 /// address, login and password we meant, as a Docker connection.
-fn verified(value: String, login: &DockerLogin) -> Result<String, ConnectionError> {
-    let view = airflow_view(&value)?;
+fn verified_with(
+    aliases: &Aliases,
+    value: String,
+    login: &DockerLogin,
+) -> Result<String, ConnectionError> {
+    let view = aliases.view(&value)?;
     if view.host.as_deref() != Some(login.host) || view.port.is_some() {
         return Err(ConnectionError::WouldNotResolve("registry host"));
     }
@@ -202,6 +233,12 @@ fn verified(value: String, login: &DockerLogin) -> Result<String, ConnectionErro
         return Err(ConnectionError::WouldNotResolve("conn_type"));
     }
     Ok(value)
+}
+
+impl Aliases {
+    fn verified(&self, value: String, login: &DockerLogin) -> Result<String, ConnectionError> {
+        verified_with(self, value, login)
+    }
 }
 
 enum Kind {

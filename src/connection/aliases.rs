@@ -1,0 +1,99 @@
+//! The JSON keys Airflow's AWS secrets backends read for each connection field: their
+//! defaults, extended by the backend's `extra_conn_words` (amazon provider,
+//! `SecretsManagerBackend._standardize_secret_keys`). For each field Airflow reads the
+//! FIRST key of the secret, in the secret's own order, that is one of these.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aliases {
+    pub login: Vec<String>,
+    pub password: Vec<String>,
+    pub host: Vec<String>,
+    pub port: Vec<String>,
+    pub schema: Vec<String>,
+    pub conn_type: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| (*w).to_owned()).collect()
+}
+
+impl Default for Aliases {
+    fn default() -> Self {
+        Self {
+            login: words(&["login", "user", "username", "user_name"]),
+            password: words(&["password", "pass", "key"]),
+            host: words(&["host", "remote_host", "server"]),
+            port: words(&["port"]),
+            schema: words(&["database", "schema"]),
+            conn_type: words(&["conn_type", "conn_id", "connection_type", "engine"]),
+            extra: words(&["extra"]),
+        }
+    }
+}
+
+impl Aliases {
+    /// Airflow's defaults plus `extra_conn_words` (`{"login": ["usr"], ...}`; `user` is
+    /// taken for `login`, as the backend does). An unknown field names itself.
+    pub fn with_extra_words(extra: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+        let mut aliases = Self::default();
+        for (field, added) in extra {
+            let list = match field.as_str() {
+                "login" | "user" => &mut aliases.login,
+                "password" => &mut aliases.password,
+                "host" => &mut aliases.host,
+                "port" => &mut aliases.port,
+                "schema" => &mut aliases.schema,
+                "conn_type" => &mut aliases.conn_type,
+                "extra" => &mut aliases.extra,
+                other => {
+                    return Err(format!(
+                        "extra_conn_words names {other:?}, which is not a connection field \
+                         (login, password, host, port, schema, conn_type, extra)"
+                    ));
+                }
+            };
+            list.extend(added.iter().cloned());
+        }
+        Ok(aliases)
+    }
+
+    /// Every key Airflow reads for some field: an object with none is not a connection.
+    pub(super) fn any(&self, key: &str) -> bool {
+        [
+            &self.login,
+            &self.password,
+            &self.host,
+            &self.port,
+            &self.schema,
+            &self.conn_type,
+            &self.extra,
+        ]
+        .iter()
+        .any(|list| list.iter().any(|w| w == key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_words_extend_the_defaults_and_user_means_login() {
+        let extra = BTreeMap::from([
+            ("user".to_owned(), vec!["usr".to_owned()]),
+            ("password".to_owned(), vec!["secret".to_owned()]),
+        ]);
+        let aliases = Aliases::with_extra_words(&extra).unwrap();
+        assert_eq!(aliases.login.last().map(String::as_str), Some("usr"));
+        assert!(aliases.password.contains(&"secret".to_owned()));
+        let bad = BTreeMap::from([("passwd".to_owned(), vec!["p".to_owned()])]);
+        assert!(
+            Aliases::with_extra_words(&bad)
+                .unwrap_err()
+                .contains("\"passwd\"")
+        );
+    }
+}
