@@ -64,8 +64,8 @@ pub enum RunError {
 }
 
 impl App {
-    pub fn new(sdk: &SdkConfig, settings: Result<Settings, ConfigError>) -> Self {
-        let aws = Aws::new(sdk);
+    pub async fn new(sdk: &SdkConfig, settings: Result<Settings, ConfigError>) -> Self {
+        let aws = Aws::new(sdk, settings.as_ref().ok().map(|s| &s.backend)).await;
         let region = sdk.region().map(|r| r.to_string());
         Self {
             region: aws_environment(region.as_deref(), sdk.endpoint_url()),
@@ -95,7 +95,7 @@ impl App {
             .timeout_config(timeouts())
             .load()
             .await;
-        let mut app = Self::new(&sdk, Settings::from_env());
+        let mut app = Self::new(&sdk, Settings::from_env()).await;
         // aws-config drops an unusable global endpoint from the shared config with a
         // warning, but each client reads the variables again and fails at dispatch.
         if let Err(e) = endpoint_variables(|name| std::env::var(name).ok()) {
@@ -116,7 +116,7 @@ impl App {
         if specs.is_empty() {
             return Err(RunError::NothingToRefresh);
         }
-        let targets = target::resolve_all(specs, region)?;
+        let targets = target::resolve_all(specs, region, &settings.backend.naming)?;
         let run = Run {
             settings,
             dry_run: request.dry_run,

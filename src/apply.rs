@@ -14,7 +14,7 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Apply<'a> {
     pub store: &'a dyn Store,
-    pub rules: Rules,
+    pub rules: Rules<'a>,
     pub kms_key_id: Option<&'a str>,
     pub dry_run: bool,
 }
@@ -24,8 +24,9 @@ pub async fn managed(
     store: &dyn Store,
     name: &str,
     current: &Current,
+    rules: Rules<'_>,
 ) -> Result<bool, TargetFailure> {
-    if !plan::needs_tag(current) {
+    if !plan::needs_tag(current, rules.aliases) {
         return Ok(false);
     }
     store.is_managed(name).await.map_err(TargetFailure::Tags)
@@ -76,7 +77,7 @@ impl Apply<'_> {
                         .map_err(TargetFailure::Read)?;
                     // Still no value to read: the name exists without one.
                     valueless = matches!(now, Current::Missing);
-                    managed = self::managed(self.store, name, &now).await?;
+                    managed = self::managed(self.store, name, &now, self.rules).await?;
                     current = now;
                 }
                 Err(e) => return Err(TargetFailure::Write(e)),

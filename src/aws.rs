@@ -1,14 +1,16 @@
 //! The AWS side of a run: the adapters behind the two seams, built once per process from
 //! one `SdkConfig` and shared by every invocation.
 
+use crate::backend::AirflowBackend;
 use crate::ecr::{Ecr, EcrError, PullCheckError, RegionToken};
 use crate::pull::{ImageRef, RoleArn};
-use crate::roles::{RoleError, Roles};
+use crate::roles::{self, RoleError, Roles};
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::target::Region;
 use crate::tokens::{RoleCredentials, TokenSource};
 use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -20,13 +22,32 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub fn new(sdk: &SdkConfig) -> Self {
+    /// The store is where Airflow's backend reads: its `region_name`, and as its `role_arn`.
+    pub async fn new(sdk: &SdkConfig, backend: Option<&AirflowBackend>) -> Self {
+        let mut store = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Some(region) = backend.and_then(|b| b.region.as_ref()) {
+            store = store.region(aws_config::Region::new(region.as_str().to_owned()));
+        }
+        if let Some(role) = backend.and_then(|b| b.role_arn.as_ref()) {
+            // The client's identity cache keeps the assumed credentials until they near
+            // expiry: one AssumeRole for a run, however many secrets it writes.
+            let provider = AssumeRoleProvider::builder(role.as_str())
+                .session_name(roles::session_name(
+                    std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+                ))
+                .configure(sdk)
+                .build()
+                .await;
+            store = store.credentials_provider(provider);
+        }
         Self {
             tokens: Arc::new(EcrTokens {
                 ecr: Ecr::new(sdk),
                 roles: Roles::new(sdk),
             }),
-            store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
+            store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(
+                store.build(),
+            ))),
         }
     }
 }

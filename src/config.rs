@@ -1,17 +1,15 @@
 //! The function's configuration, read once from the environment the deploy template sets.
 
+use crate::backend::{AirflowBackend, KWARGS};
 use crate::connection::SecretFormat;
 use crate::target::{ConnId, TargetSpec};
-
-pub const DEFAULT_PREFIX: &str = "airflow/connections";
-pub const DEFAULT_SEP: &str = "/";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The connections a scheduled run refreshes.
     pub connections: Vec<TargetSpec>,
-    pub prefix: String,
-    pub sep: String,
+    /// Where and how Airflow's backend reads connections: names, key aliases, region, role.
+    pub backend: AirflowBackend,
     /// The format of secrets this function creates.
     pub format: SecretFormat,
     pub kms_key_id: Option<String>,
@@ -52,26 +50,27 @@ impl Settings {
             Some(raw) => parse_connections("CONNECTIONS", &raw)?,
             None => Vec::new(),
         };
-        let prefix = var("CONNECTIONS_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
-        if !is_secret_name_text(&prefix) {
-            return Err(ConfigError::new(
-                "CONNECTIONS_PREFIX",
-                format!(
-                    "{prefix:?} has characters a secret name cannot hold (allowed: letters, digits, /_+=.@-)"
-                ),
-            ));
-        }
-        // A separator may legitimately be a single space-free character such as `_`.
-        let sep = lookup("CONNECTIONS_SEP")
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_SEP.into());
-        if !is_secret_name_text(&sep) {
-            return Err(ConfigError::new(
-                "CONNECTIONS_SEP",
-                format!(
-                    "{sep:?} has characters a secret name cannot hold (allowed: letters, digits, /_+=.@-)"
-                ),
-            ));
+        let backend = AirflowBackend::from_lookup(&lookup)?;
+        for (what, text) in [
+            ("prefix", &backend.naming.prefix),
+            ("separator", &backend.naming.sep),
+        ] {
+            if !is_secret_name_text(text) {
+                let variable = if lookup(KWARGS).is_some() {
+                    KWARGS
+                } else if what == "prefix" {
+                    "CONNECTIONS_PREFIX"
+                } else {
+                    "CONNECTIONS_SEP"
+                };
+                return Err(ConfigError::new(
+                    variable,
+                    format!(
+                        "the {what} {text:?} has characters a secret name cannot hold (allowed: \
+                         letters, digits, /_+=.@-)"
+                    ),
+                ));
+            }
         }
         let format = match var("SECRET_FORMAT") {
             Some(raw) => raw
@@ -81,8 +80,7 @@ impl Settings {
         };
         Ok(Self {
             connections,
-            prefix,
-            sep,
+            backend,
             format,
             kms_key_id: var("KMS_KEY_ID")
                 .map(|v| v.trim().to_owned())
@@ -182,8 +180,8 @@ mod tests {
     #[test]
     fn defaults_match_the_airflow_backend() {
         let s = settings(&[("CONNECTIONS", "docker_ecr")]).unwrap();
-        assert_eq!(s.prefix, "airflow/connections");
-        assert_eq!(s.sep, "/");
+        assert_eq!(s.backend.naming.prefix, "airflow/connections");
+        assert_eq!(s.backend.naming.sep, "/");
         assert_eq!(s.format, SecretFormat::Json);
         assert_eq!(s.kms_key_id, None);
         assert_eq!(s.connections.len(), 1);

@@ -5,6 +5,7 @@ pub mod app;
 pub mod apply;
 pub mod aws;
 pub mod aws_error;
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod connection;

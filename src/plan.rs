@@ -1,7 +1,7 @@
 //! The pure step of a refresh: from a connection's current value and its new login, the
 //! one write to make, or why none may be made. Parse, merge, render, check; no I/O.
 
-use crate::connection::{self, DockerLogin, Ownership, SecretFormat};
+use crate::connection::{self, Aliases, DockerLogin, Ownership, SecretFormat};
 use crate::failure::TargetFailure;
 use crate::report::Action;
 use crate::store::Current;
@@ -30,11 +30,13 @@ pub struct Planned {
 
 /// The rules a plan follows, from the configuration and the store.
 #[derive(Debug, Clone, Copy)]
-pub struct Rules {
+pub struct Rules<'a> {
     /// The format of values this function creates.
     pub format: SecretFormat,
     /// The store's largest value, in bytes.
     pub value_limit: usize,
+    /// The keys the backend reads for each field (`extra_conn_words` included).
+    pub aliases: &'a Aliases,
 }
 
 /// What is there now, as far as a plan cares.
@@ -51,7 +53,7 @@ pub fn plan(
     name: &str,
     found: Found<'_>,
     login: &DockerLogin,
-    rules: Rules,
+    rules: Rules<'_>,
 ) -> Result<Planned, TargetFailure> {
     let (value, version, kind) = match found.current {
         Current::Missing => {
@@ -63,7 +65,9 @@ pub fn plan(
             (connection::render_new(rules.format, login)?, None, kind)
         }
         Current::Text { value, version_id } => (
-            connection::update(value.expose_secret(), login, found.managed)?,
+            rules
+                .aliases
+                .update(value.expose_secret(), login, found.managed)?,
             Some(version_id.as_str()),
             WriteKind::Update,
         ),
@@ -85,12 +89,12 @@ pub fn plan(
 
 /// Whether the plan needs the value's tag: only for a value Airflow can load that is not
 /// a Docker connection (one extra call, only then).
-pub fn needs_tag(current: &Current) -> bool {
+pub fn needs_tag(current: &Current, aliases: &Aliases) -> bool {
     let Current::Text { value, .. } = current else {
         return false;
     };
     matches!(
-        connection::ownership(value.expose_secret()),
+        aliases.ownership(value.expose_secret()),
         Ok(Ownership::Other(_) | Ownership::Untyped)
     )
 }
@@ -130,10 +134,13 @@ mod tests {
         login: "AWS",
         password: "pw",
     };
-    const RULES: Rules = Rules {
-        format: SecretFormat::Json,
-        value_limit: 65_536,
-    };
+    fn rules(aliases: &Aliases) -> Rules<'_> {
+        Rules {
+            format: SecretFormat::Json,
+            value_limit: 65_536,
+            aliases,
+        }
+    }
 
     fn text(value: &str, version: &str) -> Current {
         Current::Text {
@@ -166,34 +173,37 @@ mod tests {
 
     #[test]
     fn each_current_state_plans_its_write_or_its_refusal() {
-        let missing = plan("n", found(&Current::Missing), &LOGIN, RULES).unwrap();
+        let aliases = Aliases::default();
+        let rules = rules(&aliases);
+        let missing = plan("n", found(&Current::Missing), &LOGIN, rules).unwrap();
         assert_eq!(missing.kind, WriteKind::Create);
         let first = Found {
             valueless: true,
             ..found(&Current::Missing)
         };
         assert_eq!(
-            plan("n", first, &LOGIN, RULES).unwrap().kind,
+            plan("n", first, &LOGIN, rules).unwrap().kind,
             WriteKind::FirstValue
         );
         let docker = text(r#"{"conn_type":"docker"}"#, "v1");
         assert_eq!(
-            plan("n", found(&docker), &LOGIN, RULES).unwrap().kind,
+            plan("n", found(&docker), &LOGIN, rules).unwrap().kind,
             WriteKind::Update
         );
         assert!(matches!(
-            plan("n", found(&Current::Binary), &LOGIN, RULES),
+            plan("n", found(&Current::Binary), &LOGIN, rules),
             Err(TargetFailure::Binary)
         ));
         let postgres = text("postgresql://a:b@db/x", "v1");
         assert!(matches!(
-            plan("n", found(&postgres), &LOGIN, RULES),
+            plan("n", found(&postgres), &LOGIN, rules),
             Err(TargetFailure::Value(ConnectionError::NotDocker(t))) if t == "postgresql"
         ));
-        assert!(needs_tag(&postgres) && !needs_tag(&docker) && !needs_tag(&Current::Missing));
+        assert!(needs_tag(&postgres, &aliases));
+        assert!(!needs_tag(&docker, &aliases) && !needs_tag(&Current::Missing, &aliases));
         let tiny = Rules {
             value_limit: 10,
-            ..RULES
+            ..rules
         };
         assert!(matches!(
             plan("n", found(&docker), &LOGIN, tiny),

@@ -11,7 +11,7 @@ use crate::failure::TargetFailure;
 use crate::plan::Rules;
 use crate::report::{self, Failed, RefreshFailed, Refreshed, Report};
 use crate::store::Current;
-use crate::target::{Target, secret_name};
+use crate::target::Target;
 use crate::token;
 use crate::tokens::{Token, TokenFailure, Tokens};
 use futures::StreamExt;
@@ -35,10 +35,7 @@ pub struct Run<'a> {
 }
 
 pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Report, RefreshFailed> {
-    let names: Vec<String> = targets
-        .iter()
-        .map(|t| secret_name(&run.settings.prefix, &run.settings.sep, &t.conn_id))
-        .collect();
+    let names: Vec<String> = targets.iter().map(|t| t.secret_name.clone()).collect();
     let (tokens, current) = tokio::join!(
         Tokens::fetch(aws.tokens.as_ref(), targets),
         aws.store.read(&names),
@@ -131,13 +128,15 @@ async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed,
     };
     let existing = existing.map_err(TargetFailure::Read)?;
     let store = aws.store.as_ref();
-    let managed = apply::managed(store, name, &existing).await?;
+    let rules = Rules {
+        format: run.settings.format,
+        value_limit: store.value_limit(),
+        aliases: &run.settings.backend.aliases,
+    };
+    let managed = apply::managed(store, name, &existing, rules).await?;
     let apply = Apply {
         store,
-        rules: Rules {
-            format: run.settings.format,
-            value_limit: store.value_limit(),
-        },
+        rules,
         kms_key_id: run.settings.kms_key_id.as_deref(),
         dry_run: run.dry_run,
     };

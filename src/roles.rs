@@ -51,7 +51,7 @@ impl RoleError {
 
 /// `[\w+=,.@-]{2,64}` (AWS STS API Reference, `AssumeRole`, `RoleSessionName`): the
 /// function's name, so CloudTrail says who pulled.
-fn session_name(function_name: Option<String>) -> String {
+pub(crate) fn session_name(function_name: Option<String>) -> String {
     function_name
         .filter(|n| n.len() >= 2)
         .map(|n| n.chars().take(64).collect())

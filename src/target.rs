@@ -2,6 +2,7 @@
 //! registry its host names. Parsed strictly: a typo in a deploy parameter must fail loudly,
 //! not write a secret Airflow never reads.
 
+use crate::backend::{Naming, TEAM_SEP};
 pub use crate::ids::{ConnId, Region};
 pub use crate::pull::{ImageRef, RoleArn};
 pub use crate::registry::{Registry, RegistryHost};
@@ -22,12 +23,39 @@ pub struct TargetSpec {
     /// After fetching the token, check that this image can be pulled with it.
     #[serde(default)]
     pub check_image: Option<ImageRef>,
+    /// Airflow 3 multi-team: write the team-scoped secret its tasks look up first.
+    #[serde(default)]
+    pub team: Option<Team>,
+}
+
+/// An Airflow 3 team name, as it appears in a team-scoped secret name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Team(String);
+
+impl TryFrom<String> for Team {
+    type Error = TargetError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let valid = !value.is_empty()
+            && value.len() <= 50
+            && !value.contains(TEAM_SEP)
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(TargetError::Team(value))
+        }
+    }
 }
 
 /// A connection with its region settled: what the rest of the run works from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub conn_id: ConnId,
+    /// The secret Airflow reads for it.
+    pub secret_name: String,
     pub region: Region,
     pub registry: Option<Registry>,
     pub pull_role_arn: Option<RoleArn>,
@@ -96,6 +124,26 @@ pub enum TargetError {
         partition: String,
         function_partition: &'static str,
     },
+    #[error(
+        "invalid team {0:?}: 1 to 50 letters, digits, '_' or '-', without \"--\" (it \
+         separates the team from the conn id in a team-scoped secret name)"
+    )]
+    Team(String),
+    #[error(
+        "conn_id {0:?} contains \"--\", which Airflow refuses in multi-team mode (it separates the \
+         team from the conn id in a team-scoped secret name)"
+    )]
+    TeamConnId(String),
+    #[error(
+        "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow only \
+         looks up team-scoped secrets under a prefix"
+    )]
+    TeamWithoutPrefix(String),
+    #[error(
+        "conn_id {conn_id:?} does not match connections_lookup_pattern {pattern:?}, so Airflow \
+         would never look it up: fix the conn id or the pattern"
+    )]
+    LookupPattern { conn_id: String, pattern: String },
     #[error("conn_id {0:?} is listed more than once; each connection is one secret")]
     Duplicate(String),
 }
@@ -108,12 +156,34 @@ impl TargetSpec {
             registry: None,
             pull_role_arn: None,
             check_image: None,
+            team: None,
         }
     }
 
-    /// Settles the region: the one given, else the one in the registry host, else the
-    /// function's own; and refuses one in another partition than the function's.
-    pub fn resolve(&self, function_region: &Region) -> Result<Target, TargetError> {
+    /// Settles the region (the one given, else the one in the registry host, else the
+    /// function's own) and the secret name; refuses what Airflow would never read and a
+    /// region in another partition than the function's.
+    pub fn resolve(
+        &self,
+        function_region: &Region,
+        naming: &Naming,
+    ) -> Result<Target, TargetError> {
+        if let Some(pattern) = &naming.lookup
+            && !pattern.matches(&self.conn_id)
+        {
+            return Err(TargetError::LookupPattern {
+                conn_id: self.conn_id.to_string(),
+                pattern: pattern.source.clone(),
+            });
+        }
+        if self.team.is_some() {
+            if self.conn_id.as_str().contains(TEAM_SEP) {
+                return Err(TargetError::TeamConnId(self.conn_id.to_string()));
+            }
+            if naming.prefix.is_empty() {
+                return Err(TargetError::TeamWithoutPrefix(self.conn_id.to_string()));
+            }
+        }
         let host_region = self.registry.as_ref().and_then(Registry::host_region);
         let region = match (&self.region, host_region) {
             (Some(given), Some(host)) if given != host => {
@@ -153,6 +223,8 @@ impl TargetSpec {
         }
         Ok(Target {
             conn_id: self.conn_id.clone(),
+            secret_name: naming
+                .secret_name(&self.conn_id, self.team.as_ref().map(|t| t.0.as_str())),
             region,
             registry: self.registry.clone(),
             pull_role_arn: self.pull_role_arn.clone(),
@@ -165,6 +237,7 @@ impl TargetSpec {
 pub fn resolve_all(
     specs: &[TargetSpec],
     default_region: &Region,
+    naming: &Naming,
 ) -> Result<Vec<Target>, TargetError> {
     let mut seen = std::collections::HashSet::new();
     specs
@@ -173,16 +246,9 @@ pub fn resolve_all(
             if !seen.insert(spec.conn_id.as_str()) {
                 return Err(TargetError::Duplicate(spec.conn_id.to_string()));
             }
-            spec.resolve(default_region)
+            spec.resolve(default_region, naming)
         })
         .collect()
-}
-
-/// The secret Airflow's backend looks up for a conn id: `prefix.rstrip(sep) + sep + conn_id`
-/// (Python's `rstrip` takes a set of characters, hence the closure).
-pub fn secret_name(prefix: &str, sep: &str, conn_id: &ConnId) -> String {
-    let prefix = prefix.trim_end_matches(|c| sep.contains(c));
-    format!("{prefix}{sep}{conn_id}")
 }
 
 #[cfg(test)]
@@ -197,20 +263,23 @@ mod tests {
     fn region_comes_from_spec_then_host_then_default() {
         let default = region("us-east-1");
         let spec: TargetSpec = serde_json::from_str(r#"{"conn_id":"a"}"#).unwrap();
-        assert_eq!(spec.resolve(&default).unwrap().region, default);
+        assert_eq!(spec.resolve(&default, &naming()).unwrap().region, default);
 
         let spec: TargetSpec = serde_json::from_str(
             r#"{"conn_id":"a","registry":"210987654321.dkr.ecr.eu-west-1.amazonaws.com"}"#,
         )
         .unwrap();
-        assert_eq!(spec.resolve(&default).unwrap().region, region("eu-west-1"));
+        assert_eq!(
+            spec.resolve(&default, &naming()).unwrap().region,
+            region("eu-west-1")
+        );
 
         let spec: TargetSpec = serde_json::from_str(
             r#"{"conn_id":"a","region":"us-west-2","registry":"210987654321.dkr.ecr.eu-west-1.amazonaws.com"}"#,
         )
         .unwrap();
         assert!(matches!(
-            spec.resolve(&default),
+            spec.resolve(&default, &naming()),
             Err(TargetError::RegionMismatch { .. })
         ));
     }
@@ -236,7 +305,7 @@ mod tests {
             r#"{"conn_id":"a","registry":"210987654321.dkr-ecr.ap-south-1.on.aws"}"#,
         )
         .unwrap();
-        let target = spec.resolve(&region("us-east-1")).unwrap();
+        let target = spec.resolve(&region("us-east-1"), &naming()).unwrap();
         assert_eq!(target.region, region("ap-south-1"));
         assert_eq!(
             target.registry.unwrap().to_string(),
@@ -254,7 +323,9 @@ mod tests {
         ] {
             let mut spec = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
             spec.region = Some(region(conn_region));
-            let err = spec.resolve(&region(function_region)).unwrap_err();
+            let err = spec
+                .resolve(&region(function_region), &naming())
+                .unwrap_err();
             assert_eq!(
                 err,
                 TargetError::Partition {
@@ -269,27 +340,83 @@ mod tests {
         // The same partition, another region: fine.
         let mut spec = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
         spec.region = Some(region("cn-northwest-1"));
-        assert!(spec.resolve(&region("cn-north-1")).is_ok());
+        assert!(spec.resolve(&region("cn-north-1"), &naming()).is_ok());
     }
 
     #[test]
     fn duplicates_are_refused() {
         let a = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
-        let err = resolve_all(&[a.clone(), a], &region("us-east-1")).unwrap_err();
+        let err = resolve_all(&[a.clone(), a], &region("us-east-1"), &naming()).unwrap_err();
         assert_eq!(err, TargetError::Duplicate("a".into()));
     }
 
+    fn naming() -> Naming {
+        Naming::new("airflow/connections", "/", None)
+    }
+
     #[test]
-    fn secret_name_matches_the_airflow_backend() {
+    fn secret_names_match_the_airflow_backend() {
         let id = ConnId::try_from("docker_ecr".to_owned()).unwrap();
+        let name = |prefix: &str, sep: &str, team: Option<&str>| {
+            Naming::new(prefix, sep, None).secret_name(&id, team)
+        };
         assert_eq!(
-            secret_name("airflow/connections", "/", &id),
+            name("airflow/connections", "/", None),
             "airflow/connections/docker_ecr"
         );
         assert_eq!(
-            secret_name("airflow/connections/", "/", &id),
+            name("airflow/connections/", "/", None),
             "airflow/connections/docker_ecr"
         );
-        assert_eq!(secret_name("team-a", "_", &id), "team-a_docker_ecr");
+        assert_eq!(name("team-a", "_", None), "team-a_docker_ecr");
+        assert_eq!(
+            name("", "/", None),
+            "docker_ecr",
+            "no prefix: the conn id alone"
+        );
+        assert_eq!(
+            name("airflow/connections", "/", Some("ml")),
+            "airflow/connections/ml--docker_ecr"
+        );
+    }
+
+    #[test]
+    fn teams_and_lookup_patterns_refuse_what_airflow_would_never_read() {
+        let spec = |json: &str| serde_json::from_str::<TargetSpec>(json).unwrap();
+        let east = region("us-east-1");
+        let team = spec(r#"{"conn_id":"ecr","team":"ml"}"#);
+        assert_eq!(
+            team.resolve(&east, &naming()).unwrap().secret_name,
+            "airflow/connections/ml--ecr"
+        );
+        assert_eq!(
+            spec(r#"{"conn_id":"a--b","team":"ml"}"#).resolve(&east, &naming()),
+            Err(TargetError::TeamConnId("a--b".into()))
+        );
+        assert_eq!(
+            team.resolve(&east, &Naming::new("", "/", None)),
+            Err(TargetError::TeamWithoutPrefix("ecr".into()))
+        );
+        assert!(serde_json::from_str::<TargetSpec>(r#"{"conn_id":"a","team":"m--l"}"#).is_err());
+        let pattern = crate::backend::AirflowBackend::from_lookup(|k| {
+            (k == "AIRFLOW__SECRETS__BACKEND_KWARGS")
+                .then(|| r#"{"connections_lookup_pattern": "docker_"}"#.to_owned())
+        })
+        .unwrap()
+        .naming;
+        assert!(
+            spec(r#"{"conn_id":"DOCKER_ecr"}"#)
+                .resolve(&east, &pattern)
+                .is_ok(),
+            "case-insensitive"
+        );
+        assert_eq!(
+            spec(r#"{"conn_id":"ecr_docker_"}"#).resolve(&east, &pattern),
+            Err(TargetError::LookupPattern {
+                conn_id: "ecr_docker_".into(),
+                pattern: "docker_".into()
+            }),
+            "re.match anchors at the start"
+        );
     }
 }

@@ -34,7 +34,7 @@ async fn app_at(endpoint: &str) -> App {
     let settings = airflow_ecr_refresher::config::Settings::from_lookup(|k| {
         (k == "CONNECTIONS").then(|| "a,b".into())
     });
-    App::new(&sdk, settings)
+    App::new(&sdk, settings).await
 }
 
 fn context_with_deadline() -> Context {

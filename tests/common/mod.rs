@@ -53,7 +53,7 @@ pub fn settings(vars: &[(&str, &str)]) -> Settings {
 }
 
 pub async fn app(vars: &[(&str, &str)]) -> App {
-    App::new(&sdk().await, Ok(settings(vars)))
+    App::new(&sdk().await, Ok(settings(vars))).await
 }
 
 pub async fn secrets() -> Client {
