@@ -33,6 +33,11 @@ through the control API on the same port:
                            SDK's try number from its amz-sdk-request header (1 = first
                            try, null without the header), and status moto's answer to
                            a forwarded request
+    GET  /_proxy/seen      every distinct kind of AWS request received since the proxy
+                           started (reset does not clear it), as [{"service", "target",
+                           "params"}]: service the SigV4 signing name, target as in the
+                           log, params the sorted union of the top-level members of its
+                           JSON bodies (what scripts/check_iam.py derives IAM needs from)
     POST /_proxy/reset     clears config and request log
 
 Standard library only, so it runs in any venv.
@@ -73,6 +78,7 @@ class State:
         self.lock = threading.Lock()
         self.config: dict[str, Any] = {}
         self.log: list[dict[str, str]] = []
+        self.seen: dict[tuple[str, str], set[str]] = {}  # (service, target) -> params
 
     def set_config(self, config: dict[str, Any]) -> None:
         faults = [dict(rule) for rule in config.get("faults", [])]
@@ -101,6 +107,10 @@ class State:
         with self.lock:
             self.log.append(entry)
         return entry
+
+    def saw(self, service: str, target: str, params: set[str]) -> None:
+        with self.lock:
+            self.seen.setdefault((service, target), set()).update(params)
 
     def answered(self, entry: dict[str, Any], status: int) -> None:
         with self.lock:
@@ -187,6 +197,10 @@ class Handler(BaseHTTPRequestHandler):
         elif route == ("GET", "/_proxy/log"):
             with state.lock:
                 self.reply_json(200, list(state.log))
+        elif route == ("GET", "/_proxy/seen"):
+            with state.lock:
+                seen = [{"service": s, "target": t, "params": sorted(p)} for (s, t), p in state.seen.items()]
+            self.reply_json(200, sorted(seen, key=lambda e: (e["service"], e["target"])))
         elif route == ("POST", "/_proxy/reset"):
             state.reset()
             self.reply_json(200, {"ok": True})
@@ -206,9 +220,20 @@ class Handler(BaseHTTPRequestHandler):
         match = KEY_ID.search(self.headers.get("Authorization", ""))
         return match.group(1) if match else None
 
+    def json_members(self, body: bytes) -> set[str]:
+        if "json" not in self.headers.get("Content-Type", ""):
+            return set()
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            return set()
+        return set(doc) if isinstance(doc, dict) else set()
+
     def proxy(self, body: bytes) -> None:
         state = self.server.state
         target = self.target(body)
+        service = SCOPE_SERVICE.search(self.headers.get("Authorization", ""))
+        state.saw(service.group(1) if service else "", target, self.json_members(body))
         rule = state.take_fault(target)
         if rule is not None:
             self.fault(rule, target)

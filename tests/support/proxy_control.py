@@ -50,6 +50,10 @@ class ProxyControl:
     def log(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_proxy/log")
 
+    def seen(self) -> list[dict[str, Any]]:
+        """Every distinct kind of request since the proxy started: service, target, params."""
+        return self._call("GET", "/_proxy/seen")
+
     def requests(self) -> list[str]:
         """The target of every request in the log, in order."""
         return [entry["target"] for entry in self.log()]

@@ -51,6 +51,21 @@ class Echo(BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
 
+@pytest.fixture(scope="module")
+def _own_proxy(moto_url: str) -> Iterator[ProxyControl]:
+    with running_proxy(moto_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def aws_proxy(_own_proxy: ProxyControl) -> Iterator[ProxyControl]:
+    """This module's own proxy, not the session's: the requests these tests make are not
+    the function's, so they stay out of what tests/conftest.py records for check_iam.py."""
+    _own_proxy.reset()
+    yield _own_proxy
+    _own_proxy.reset()
+
+
 @pytest.fixture
 def echo_proxy() -> Iterator[ProxyControl]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
@@ -163,3 +178,16 @@ def test_reset_clears_config_and_log(aws_proxy: ProxyControl) -> None:
     aws_proxy.reset()
     assert aws_proxy.config() == {}
     assert aws_proxy.requests() == []
+
+
+def test_seen_lists_each_kind_of_request_with_its_members_and_survives_reset(echo_proxy: ProxyControl) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", int(echo_proxy.url.rsplit(":", 1)[1]))
+    auth = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/secretsmanager/aws4_request, Signature=ab"
+    for body in ({"Name": "a", "Tags": []}, {"Name": "b", "KmsKeyId": "k"}):
+        connection.request("POST", "/", body=json.dumps(body), headers={
+            "Authorization": auth, "X-Amz-Target": "secretsmanager.CreateSecret",
+            "Content-Type": "application/x-amz-json-1.1"})
+        connection.getresponse().read()
+    echo_proxy.reset()
+    assert echo_proxy.seen() == [{"service": "secretsmanager", "target": "secretsmanager.CreateSecret",
+                                  "params": ["KmsKeyId", "Name", "Tags"]}]
