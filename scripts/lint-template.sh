@@ -8,9 +8,13 @@
 #   cfn-lint       cfn-lint, informational checks included: any finding fails
 #   checkov        checkov on the template: any failed check or parsing error fails; a
 #                  check skipped in the template must give a reason (`comment:`)
-#   iam            scripts/check_iam.py: the template grants exactly the IAM actions
-#                  that the AWS SDK calls in src/ need (see the script's doc)
-#   iam-selftest   pytest tests/template: check_iam.py catches missing/extra actions
+#   iam            scripts/check_iam.py: the template grants exactly the IAM actions that
+#                  the requests the Python suites saw the function send need (their record,
+#                  target/aws-requests-seen.json, written by tests/conftest.py; without a
+#                  complete one, the committed tests/template/aws-requests-baseline.json,
+#                  and it says so), each scoped (see the script's doc)
+#   iam-selftest   pytest tests/template: check_iam.py catches missing, extra, too broad and
+#                  wrongly conditional grants
 # Tools come from the lint and checkov venvs built by scripts/bootstrap.sh (cached, keyed
 # by tests/requirements/lint.txt and checkov.txt).
 set -uo pipefail
@@ -87,7 +91,7 @@ EOF
 step sam-validate "$main/bin/sam" validate --template-file "$template"
 step cfn-lint "$main/bin/cfn-lint" --include-checks I -- "$template"
 step checkov run_checkov
-step iam "$main/bin/python" scripts/check_iam.py --template "$template" --src "$root/src"
+step iam "$main/bin/python" scripts/check_iam.py --template "$template"
 step iam-selftest "$main/bin/python" -m pytest tests/template -q -p no:cacheprovider --confcutdir=tests/template
 
 echo

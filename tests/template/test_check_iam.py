@@ -1,7 +1,11 @@
-"""Self-test of scripts/check_iam.py: it passes the real template and catches what it must."""
+"""Self-test of scripts/check_iam.py: it passes the real template and catches what it must.
+
+Needs come from request records (what tests/conftest.py writes after the Python suites):
+the committed baseline, and fixtures beside this file."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +17,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import check_iam  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
-LOCK = ROOT / "Cargo.lock"
+BASELINE = check_iam.BASELINE
+PARAMETER_STORE = FIXTURES / "requests_parameter_store.json"
 PULL_ACTIONS = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
 CACHE_ACTIONS = {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
 ON_PURPOSE = PULL_ACTIONS | CACHE_ACTIONS | {"sts:AssumeRole"}
@@ -45,12 +50,23 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
-def run(template: Path = TEMPLATE, src: Path = FIXTURES / "src_full") -> check_iam.Report:
-    return check_iam.check(template, src, LOCK)
+def run(template: Path = TEMPLATE, requests: Path = BASELINE, baseline: Path | None = None,
+        cargo_toml: Path | None = None) -> check_iam.Report:
+    return check_iam.check(template, requests, baseline, cargo_toml)
 
 
-def test_real_template_grants_exactly_what_the_fixture_code_needs() -> None:
-    report = run()
+def record(tmp_path: Path, requests: list[dict], **fields: object) -> Path:
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps({"complete": True, "requests": requests, **fields}))
+    return path
+
+
+def baseline_requests() -> list[dict]:
+    return json.loads(BASELINE.read_text())["requests"]
+
+
+def test_real_template_grants_exactly_what_the_baseline_needs() -> None:
+    report = run(cargo_toml=ROOT / "Cargo.toml")
     assert report.ok, report
     assert set(report.needed) == ON_PURPOSE | {
         "ecr:GetAuthorizationToken",
@@ -65,15 +81,8 @@ def test_real_template_grants_exactly_what_the_fixture_code_needs() -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
-
-
-def test_calls_in_comments_and_strings_do_not_count() -> None:
-    assert "secretsmanager:DeleteSecret" not in run().needed
-
-
-def test_real_template_grants_exactly_what_src_needs() -> None:
-    report = run(src=ROOT / "src")
-    assert report.ok, report
+    assert any("implied by secretsmanager.CreateSecret: CreateSecret with Tags" in w
+               for w in report.needed["secretsmanager:TagResource"])
 
 
 def test_catches_a_missing_action(tmp_path: Path) -> None:
@@ -81,7 +90,7 @@ def test_catches_a_missing_action(tmp_path: Path) -> None:
     report = run(template)
     assert report.missing == ["secretsmanager:PutSecretValue"]
     assert not report.extra
-    assert check_iam.main(["--template", str(template), "--src", str(FIXTURES / "src_full")]) == 1
+    assert check_iam.main(["--template", str(template), "--requests", str(BASELINE)]) == 1
 
 
 def test_catches_an_extra_action(tmp_path: Path) -> None:
@@ -93,24 +102,87 @@ def test_catches_an_extra_action(tmp_path: Path) -> None:
     assert not report.missing
 
 
-def test_grants_the_code_no_longer_needs_are_extra() -> None:
-    # No ECR call, no DescribeSecret, and CreateSecret without tags or a KMS key. The actions
-    # granted on purpose (pulls, AssumeRole) are needed whatever the code calls.
-    report = run(src=FIXTURES / "src_plain")
+def test_catches_an_action_the_catalogue_does_not_know(tmp_path: Path) -> None:
+    report = run(variant(tmp_path, "                  - secretsmanager:TagResource\n",
+                         "                  - secretsmanager:TagResources\n"))
+    assert any("secretsmanager:TagResources is not an action in the IAM catalogue" in p for p in report.problems)
+    assert report.missing == ["secretsmanager:TagResource"]
+
+
+def test_grants_the_tests_no_longer_need_are_extra() -> None:
+    # No ECR request, no DescribeSecret, and CreateSecret without tags. The actions granted
+    # on purpose (pulls, AssumeRole) are needed whatever the code sends, and KMS whenever
+    # secrets are read or written (under HasAnyKmsKey).
+    report = run(requests=FIXTURES / "requests_plain.json")
     assert report.extra == [
         "ecr:GetAuthorizationToken",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
         "secretsmanager:DescribeSecret",
         "secretsmanager:TagResource",
     ]
-    assert ON_PURPOSE <= set(report.needed)
+    assert ON_PURPOSE | {"kms:Decrypt", "kms:GenerateDataKey"} <= set(report.needed)
+
+
+def test_create_secret_with_a_kms_key_needs_kms_only_under_its_condition(tmp_path: Path) -> None:
+    requests = [{"service": "secretsmanager", "target": "secretsmanager.CreateSecret", "params": ["KmsKeyId", "Name"]}]
+    needs = check_iam.needs_from_requests({"requests": requests}, [])
+    assert needs["kms:GenerateDataKey"].conditions == {"HasAnyKmsKey"}
+    assert "secretsmanager:TagResource" not in needs
+
+
+def test_catches_a_request_botocore_does_not_know(tmp_path: Path) -> None:
+    report = run(requests=record(tmp_path, baseline_requests() + [
+        {"service": "secretsmanager", "target": "secretsmanager.FrobnicateSecret", "params": []},
+        {"service": "nosuchservice", "target": "nosuchservice.Get", "params": []},
+        {"service": "", "target": "GET /latest/meta-data", "params": []}]))
+    assert sum("not an operation of botocore's secretsmanager model" in p for p in report.problems) == 1
+    assert sum("not an AWS API call botocore knows" in p for p in report.problems) == 2
+
+
+def test_a_record_without_requests_fails(tmp_path: Path) -> None:
+    report = run(requests=record(tmp_path, []))
+    assert any("lists no AWS request" in p for p in report.problems)
+
+
+def test_an_sdk_the_tests_never_exercise_fails(tmp_path: Path) -> None:
+    cargo = tmp_path / "Cargo.toml"
+    cargo.write_text((ROOT / "Cargo.toml").read_text().replace(
+        "[dependencies]\n", '[dependencies]\naws-sdk-ssm = "1"\n', 1))
+    report = run(cargo_toml=cargo)
+    assert any("aws-sdk-ssm, but the tests sent no ssm request" in p for p in report.problems)
+
+
+# ------------------------------------------------------------------ where the needs come from
+
+
+def test_without_a_record_the_baseline_is_used_and_said(tmp_path: Path) -> None:
+    report = run(requests=tmp_path / "missing.json", baseline=BASELINE)
+    assert report.ok, report
+    assert "committed baseline" in report.source and "is missing" in report.source
+
+
+def test_an_incomplete_record_is_not_trusted(tmp_path: Path) -> None:
+    partial = record(tmp_path, [], complete=False, incomplete_because=["tests/contract did not run"])
+    report = run(requests=partial, baseline=BASELINE)
+    assert report.ok, report
+    assert "incomplete: tests/contract did not run" in report.source
+
+
+def test_a_complete_record_must_agree_with_the_baseline(tmp_path: Path) -> None:
+    same = record(tmp_path, baseline_requests())
+    report = run(requests=same, baseline=BASELINE)
+    assert report.ok and "the requests the tests sent" in report.source
+    more = record(tmp_path, json.loads(PARAMETER_STORE.read_text())["requests"])
+    report = run(requests=more, baseline=BASELINE)
+    assert any("copy the record to the baseline" in p for p in report.problems)
+
+
+# ------------------------------------------------------------------ scope
 
 
 def test_catches_a_wildcard_action(tmp_path: Path) -> None:
     template = variant(tmp_path, "                  - secretsmanager:TagResource\n", "                  - secretsmanager:*\n")
     report = run(template)
-    assert any("wildcard action 'secretsmanager:*'" in p for p in report.problems)
+    assert any("wildcard or non-literal action 'secretsmanager:*'" in p for p in report.problems)
     assert report.missing == ["secretsmanager:TagResource"]
 
 
@@ -124,6 +196,14 @@ def test_catches_secrets_outside_the_prefix(tmp_path: Path) -> None:
     old = "secret:${ConnectionsPrefix}${ConnectionsSeparator}*"
     report = run(variant(tmp_path, old, "secret:*"))
     assert any("secretsmanager:CreateSecret must be scoped" in p for p in report.problems)
+
+
+def test_actions_without_resource_types_must_be_on_star(tmp_path: Path) -> None:
+    # The catalogue says GetAuthorizationToken has no resource types.
+    old = "                Action: ecr:GetAuthorizationToken\n                Resource: \"*\"\n"
+    report = run(variant(tmp_path, old, "                Action: ecr:GetAuthorizationToken\n"
+                         "                Resource: !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*\n"))
+    assert any("ecr:GetAuthorizationToken should be on \"*\" only" in p for p in report.problems)
 
 
 def test_catches_kms_granted_without_a_key(tmp_path: Path) -> None:
@@ -142,7 +222,21 @@ def test_catches_kms_granted_without_a_key(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(text)
     report = run(path)
-    assert any("kms:Decrypt must be granted only when a key is given" in p for p in report.problems)
+    assert any("kms:Decrypt must be granted only under the HasAnyKmsKey condition" in p for p in report.problems)
+
+
+def test_catches_an_always_needed_action_granted_only_under_a_condition(tmp_path: Path) -> None:
+    old = "                Effect: Allow\n                Action: ecr:GetAuthorizationToken\n                Resource: \"*\"\n"
+    text = TEMPLATE.read_text()
+    start = text.index("              - Sid: EcrToken\n")
+    assert text.index(old, start) < text.index("              - Sid: SecretsBatchRead", start)
+    end = text.index(old, start) + len(old)
+    path = tmp_path / "template.yaml"
+    path.write_text(text[:start] + "              - !If [HasAlarmTopic, {Effect: Allow, Action: ecr:GetAuthorizationToken, "
+                    "Resource: \"*\"}, !Ref AWS::NoValue]\n" + text[end:])
+    report = run(path)
+    assert any("ecr:GetAuthorizationToken is needed always, but granted only under conditions" in p
+               for p in report.problems), report.problems
 
 
 def test_catches_a_managed_policy(tmp_path: Path) -> None:
@@ -152,21 +246,51 @@ def test_catches_a_managed_policy(tmp_path: Path) -> None:
     assert any("SecretsManagerReadWrite" in p and "cannot be checked" in p for p in report.problems)
 
 
-def test_shared_operation_names_need_a_hint() -> None:
-    calls, problems = check_iam.scan_sources(FIXTURES / "src_ambiguous", check_iam.load_operations(LOCK)[0])
-    assert len(problems) == 1 and "lib.rs:3: .tag_resource() exists in ecr and secretsmanager" in problems[0]
-    # `secrets.tag_resource()` resolves by its receiver, the annotated line by its comment,
-    # and the `// iam: ignore` line not at all.
-    assert [(c.action, c.line) for c in calls] == [
-        ("secretsmanager:TagResource", 6),
-        ("secretsmanager:TagResource", 9),
-    ]
+# ------------------------------------------------------------------ needed only under a condition
+
+PARAMETERS = """              - !If
+                - UsesParameterStore
+                - Sid: ConnectionParameters
+                  Effect: Allow
+                  Action: [ssm:GetParameters, ssm:PutParameter, ssm:AddTagsToResource]
+                  Resource: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConnectionsPrefix}*
+                - !Ref AWS::NoValue
+"""
 
 
-def test_code_with_no_aws_call_fails(tmp_path: Path) -> None:
-    (tmp_path / "main.rs").write_text('fn main() { println!("Hello, world!"); }\n')
-    report = run(src=tmp_path)
-    assert any("found no AWS SDK operation" in p for p in report.problems)
+def with_parameters(tmp_path: Path, statement: str = PARAMETERS) -> Path:
+    return variant(tmp_path, ASSUME_ROLE, statement + ASSUME_ROLE)
+
+
+def test_parameter_store_needs_its_grants_under_its_condition(tmp_path: Path) -> None:
+    report = run(requests=PARAMETER_STORE)
+    assert report.missing == ["ssm:AddTagsToResource", "ssm:GetParameters", "ssm:PutParameter"]
+    report = run(with_parameters(tmp_path), requests=PARAMETER_STORE)
+    assert report.ok, report
+    assert all("(only if UsesParameterStore)" in w for w in report.needed["ssm:PutParameter"])
+
+
+def test_catches_parameter_store_granted_under_another_condition(tmp_path: Path) -> None:
+    other = PARAMETERS.replace("- UsesParameterStore\n", "- HasPullRoles\n")
+    lines = PARAMETERS.splitlines(keepends=True)  # the grant in the else branch: when NOT chosen
+    negated = "".join(lines[:2] + lines[-1:] + lines[2:-1])
+    for statement, got in ((other, "['HasPullRoles']"), (negated, "['!UsesParameterStore']")):
+        report = run(with_parameters(tmp_path, statement), requests=PARAMETER_STORE)
+        assert f"RefresherRole/refresher: ssm:PutParameter must be granted only under the UsesParameterStore condition, got {got}" in report.problems, report.problems
+
+
+def test_catches_parameter_store_granted_unconditionally_or_on_star(tmp_path: Path) -> None:
+    unconditional = """              - Sid: ConnectionParameters
+                Effect: Allow
+                Action: [ssm:GetParameters, ssm:PutParameter, ssm:AddTagsToResource]
+                Resource: "*"
+"""
+    report = run(with_parameters(tmp_path, unconditional), requests=PARAMETER_STORE)
+    assert any("ssm:GetParameters must be granted only under the UsesParameterStore condition" in p for p in report.problems)
+    assert any("ssm:GetParameters is granted on \"*\"" in p for p in report.problems)
+    outside = PARAMETERS.replace("parameter${ConnectionsPrefix}*", "parameter/*")
+    report = run(with_parameters(tmp_path, outside), requests=PARAMETER_STORE)
+    assert any("ssm:PutParameter must be scoped to" in p for p in report.problems)
 
 
 # ------------------------------------------------------------------ granted on purpose
