@@ -1,11 +1,29 @@
 """Side-by-side benchmark: this project's release binary vs a boto3 Lambda-style handler.
 
     scripts/with-moto.sh python bench/bench.py [--runs N] [--latency-ms MS] [--bin PATH]
-    (normally through bench/run.sh, which builds the release binary first)
+        [--terminator PATH] [--plain] [--memory-mb 128,256] [--cpu-period-ms MS]
+        [--no-resumption]
+    (normally through bench/run.sh, which builds the release binary and the terminator first)
 
 Everything runs against the local moto from scripts/with-moto.sh, through
 tests/support/aws_proxy.py, which counts the
-requests and, in the latency cases, adds the delay to every AWS request. Each measured
+requests and, in the latency cases, adds the delay to every AWS request.
+
+TLS, as on Lambda (unless --plain): bench/tls-terminator (rustls) serves HTTPS on
+127.0.0.1 in front of the proxy, one port for ECR and one for Secrets Manager (through
+AWS_ENDPOINT_URL_ECR / _SECRETS_MANAGER, which both SDKs read), with a certificate chain made here by `openssl` (root ->
+intermediate -> leaf for IP 127.0.0.1, ECDSA P-256; the server sends leaf + intermediate,
+as AWS endpoints do). Its root is appended to the system's root bundle to make one bundle
+file, trusted the way each side trusts CAs: SSL_CERT_FILE for the Rust function
+(rustls-native-certs reads only that file when it is set), AWS_CA_BUNDLE for boto3. The
+terminator counts handshakes (full and resumed) and its own CPU is reported per run.
+
+Lambda-size mode (--memory-mb, default "128,256"): those cases run each process in a
+cgroup with a CPU quota of size/1769 of one core (Lambda gives one vCPU at 1,769 MB) and a
+memory limit of size MiB (cgroup v2 cpu.max / memory.max, or v1 cpu.cfs_quota_us /
+memory.limit_in_bytes where only v1 is mounted; needs root). Billed duration there is the
+process's wall time, start to exit (init + invocation, as Lambda bills a custom runtime),
+rounded up to a millisecond. Sizes after the first run the function only. Each measured
 run is a whole process, as in a Lambda cold start: `airflow-ecr-refresher` (the one-shot
 CLI) and `python bench/boto3_handler.py`. CPU time (user + sys), peak RSS and wall time
 (fork to reap) come from wait4 in bench/spawn.c, a small C launcher: a child forked
@@ -30,10 +48,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
+import math
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,9 +76,14 @@ SPAWN = ""  # set by main()
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 OLD_VALUE = json.dumps({"conn_type": "docker", "host": "old.example", "login": "AWS",
                         "password": "old", "extra": {"reauth": True}})
-# name, connections, regions, added latency
+# name, connections, regions, added latency (None: --latency-ms)
 CASES = [("1 conn", 1, 1, 0), ("50 conns / 3 regions", 50, 3, 0),
          ("1 conn +50ms", 1, 1, None), ("50 conns / 3 regions +50ms", 50, 3, None)]
+# Run at each Lambda size (the latency cases only) ...
+SIZED_CASES = [("1 conn +50ms", 1, 1, None), ("50 conns / 3 regions +50ms", 50, 3, None)]
+# ... and, at the first size, the function alone: every attempt must be a first attempt
+# (the 3 s connect and 10 s attempt timeouts never fire).
+STRESS_CASE = ("200 conns / 3 regions +50ms", 200, 3, None)
 
 
 def log(msg: str) -> None:
@@ -99,11 +125,12 @@ def spawn_helper() -> str:
     return str(exe)
 
 
-def run_process(argv: list[str], env: dict[str, str]) -> dict:
+def run_process(argv: list[str], env: dict[str, str], cgroup: "Cgroup | None" = None) -> dict:
     """Runs argv under bench/spawn.c: wall, CPU and peak RSS of that process alone."""
+    limits = [a for procs in (cgroup.procs if cgroup else []) for a in ("-g", procs)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r") as report:
-        subprocess.run([SPAWN, report.name, *argv], env=env, stdout=out, stderr=err,
+        subprocess.run([SPAWN, report.name, *limits, *argv], env=env, stdout=out, stderr=err,
                        stdin=subprocess.DEVNULL, check=True)
         status, wall_ns, user_us, sys_us, rss_kib = map(int, report.read().split())
         out.seek(0)
@@ -116,24 +143,168 @@ def run_process(argv: list[str], env: dict[str, str]) -> dict:
             "rss_mb": rss_kib / 1024, "stdout": stdout}
 
 
-class Bench:
-    def __init__(self, proxy: ProxyControl, seeder: Seeder, latency_ms: int) -> None:
-        self.proxy, self.seeder, self.latency_ms = proxy, seeder, latency_ms
+class Tls:
+    """bench/tls-terminator in front of the proxy, its certificates and the root bundle."""
 
-    def env(self, conns: list[dict[str, str]], prefix: str) -> dict[str, str]:
+    SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt",  # Amazon Linux (Lambda's provided.al2023)
+                      "/etc/ssl/certs/ca-certificates.crt")  # Debian
+
+    def __init__(self, terminator: str, upstream_url: str, resumption: bool) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-tls-")
+        d = Path(self.dir.name)
+        self.make_chain(d)
+        system = next((Path(p) for p in self.SYSTEM_BUNDLES if Path(p).exists()), None)
+        if system is None:
+            raise SystemExit(f"bench: no system root bundle at {' or '.join(self.SYSTEM_BUNDLES)}")
+        self.bundle = d / "roots.pem"
+        self.bundle.write_text(system.read_text() + (d / "root.pem").read_text())
+        self.roots = self.bundle.read_text().count("BEGIN CERTIFICATE")
+        upstream = upstream_url.removeprefix("http://").rstrip("/")
+        argv = [terminator, str(d / "chain.pem"), str(d / "leaf.key"), upstream, "--listeners", "2"]
+        self.process = subprocess.Popen(argv + ([] if resumption else ["--no-resumption"]),
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        ports = self.process.stdout.readline().split()
+        if len(ports) != 3:
+            raise SystemExit(f"bench: {terminator} did not start (exit {self.process.poll()})")
+        # One port per service, as against AWS, where ECR and Secrets Manager are different
+        # hosts: a client's connection pool (keyed by host and port) cannot reuse one
+        # service's connection for the other. (The regions of one service share a port: the
+        # function asks each region for one token, all at once, so nothing is reused there.)
+        self.endpoints = {"AWS_ENDPOINT_URL_ECR": f"https://127.0.0.1:{ports[0]}",
+                          "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"https://127.0.0.1:{ports[1]}",
+                          "AWS_ENDPOINT_URL": f"https://127.0.0.1:{ports[1]}"}
+        self.stats_port = int(ports[2])
+
+    @staticmethod
+    def make_chain(d: Path) -> None:
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+        for name in ("root", "inter", "leaf"):
+            openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
+        (d / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        (d / "leaf.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                    "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n")
+        openssl("req", "-x509", "-new", "-key", "root.key", "-subj", "/CN=bench root CA", "-days", "2",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "root.pem")
+        for name, issuer, subject, ext in (("inter", "root", "bench intermediate CA", "ca.ext"),
+                                           ("leaf", "inter", "127.0.0.1", "leaf.ext")):
+            openssl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={subject}", "-out", f"{name}.csr")
+            openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
+                    "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{name}.pem")
+        (d / "chain.pem").write_text((d / "leaf.pem").read_text() + (d / "inter.pem").read_text())
+
+    def cpu_ns(self) -> int:
+        """CPU time of all the terminator's threads so far (schedstat: nanoseconds)."""
+        total = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                total += int((task / "schedstat").read_text().split()[0])
+        return total
+
+    def stats(self) -> dict:
+        with socket.create_connection(("127.0.0.1", self.stats_port), timeout=5) as sock:
+            return json.loads(sock.makefile().readline())
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.dir.cleanup()
+
+
+class Cgroup:
+    """One Lambda size: CPU quota size/1769 of a core and memory limit size MiB (needs root)."""
+
+    def __init__(self, memory_mb: int, period_us: int) -> None:
+        self.memory_mb, self.period_us = memory_mb, period_us
+        self.quota_us = max(1000, round(period_us * memory_mb / 1769))
+        name = f"bench-{os.getpid()}-{memory_mb}mb"
+        limit = str(memory_mb * 1024 * 1024)
+        self.dirs: list[Path] = []
+        try:
+            if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # cgroup v2
+                root = Path("/sys/fs/cgroup")
+                (root / "cgroup.subtree_control").write_text("+cpu +memory")
+                self.dirs = [self.make(root / name)]
+                self.write(self.dirs[0] / "cpu.max", f"{self.quota_us} {period_us}")
+                self.write(self.dirs[0] / "memory.max", limit)
+                self.write(self.dirs[0] / "memory.swap.max", "0", optional=True)
+                self.kind = "cgroup v2 cpu.max, memory.max"
+            else:  # cgroup v1, one hierarchy per controller
+                cpu = self.make(Path("/sys/fs/cgroup/cpu") / name)
+                self.dirs = [cpu]
+                self.write(cpu / "cpu.cfs_period_us", str(period_us))
+                self.write(cpu / "cpu.cfs_quota_us", str(self.quota_us))
+                mem = self.make(Path("/sys/fs/cgroup/memory") / name)
+                self.dirs.append(mem)
+                self.write(mem / "memory.limit_in_bytes", limit)
+                self.write(mem / "memory.memsw.limit_in_bytes", limit, optional=True)
+                self.kind = "cgroup v1 cpu.cfs_quota_us, memory.limit_in_bytes"
+        except OSError as e:
+            self.close()
+            raise SystemExit(f"bench: cannot make a cgroup for {memory_mb} MB ({e}); run as root, "
+                             "or pass --memory-mb '' to skip the Lambda-size cases") from e
+        self.procs = [str(d / "cgroup.procs") for d in self.dirs]
+
+    @staticmethod
+    def make(path: Path) -> Path:
+        path.mkdir()
+        return path
+
+    @staticmethod
+    def write(path: Path, value: str, optional: bool = False) -> None:
+        try:
+            path.write_text(value)
+        except OSError:
+            if not optional:
+                raise
+
+    def describe(self) -> str:
+        return (f"{self.memory_mb} MB: CPU quota {self.quota_us / 1000:g} ms per {self.period_us / 1000:g} ms "
+                f"({self.memory_mb}/1769 of a core), memory limit {self.memory_mb} MiB ({self.kind})")
+
+    def close(self) -> None:
+        for d in reversed(self.dirs):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+class Bench:
+    def __init__(self, proxy: ProxyControl, seeder: Seeder, tls: Tls | None) -> None:
+        self.proxy, self.seeder, self.tls = proxy, seeder, tls
+
+    def env(self, conns: list[dict[str, str]], prefix: str, python: bool = False) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop("AWS_LAMBDA_RUNTIME_API", None)
-        env.update(AWS_ENDPOINT_URL=self.proxy.url, CONNECTIONS=json.dumps(conns),
-                   CONNECTIONS_PREFIX=prefix)
+        for name in ("AWS_LAMBDA_RUNTIME_API", "SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_CA_BUNDLE",
+                     "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+            env.pop(name, None)
+        env.update(AWS_ENDPOINT_URL=self.proxy.url, CONNECTIONS=json.dumps(conns), CONNECTIONS_PREFIX=prefix)
+        if self.tls:
+            env.update(self.tls.endpoints)
+            env["AWS_CA_BUNDLE" if python else "SSL_CERT_FILE"] = str(self.tls.bundle)
         return env
 
-    def once(self, argv: list[str], count: int, regions: int, latency: int) -> dict:
+    def once(self, argv: list[str], count: int, regions: int, latency: int,
+             cgroup: Cgroup | None = None, extra_env: dict[str, str] | None = None) -> dict:
         conns = connections(count, regions)
         prefix = self.seeder.prefix(conns)
         self.proxy.reset()
         self.proxy.configure(latency_ms=latency)
-        result = run_process(argv, self.env(conns, prefix))
-        result["requests"] = dict(collections.Counter(t.split(".")[-1] for t in self.proxy.requests()))
+        python = argv[0] == sys.executable
+        before = (self.tls.cpu_ns(), self.tls.stats()) if self.tls else None
+        result = run_process(argv, dict(self.env(conns, prefix, python), **(extra_env or {})), cgroup)
+        if self.tls and before:
+            after = self.tls.stats()
+            result["terminator_cpu_ms"] = (self.tls.cpu_ns() - before[0]) / 1e6
+            result["handshakes"] = after["handshakes"] - before[1]["handshakes"]
+            result["resumed"] = after["resumed"] - before[1]["resumed"]
+        result["billed_ms"] = math.ceil(result["wall_ms"])
+        log_entries = self.proxy.log()
+        result["requests"] = dict(collections.Counter(e["target"].split(".")[-1] for e in log_entries))
+        result["retries"] = sum(1 for e in log_entries if (e.get("attempt") or 1) > 1
+                                or e.get("outcome") != "forwarded")
         self.seeder.forget(prefix, conns)
         report = json.loads(result.pop("stdout"))
         actions = collections.Counter(c["action"] for c in report["connections"])
@@ -143,8 +314,9 @@ class Bench:
 
 
 def median_of(samples: list[dict]) -> dict:
-    keys = ("wall_ms", "cpu_ms", "user_ms", "sys_ms", "rss_mb")
-    return {k: statistics.median(s[k] for s in samples) for k in keys}
+    keys = ("wall_ms", "billed_ms", "cpu_ms", "user_ms", "sys_ms", "rss_mb", "terminator_cpu_ms",
+            "handshakes", "resumed")
+    return {k: statistics.median(s[k] for s in samples) for k in keys if k in samples[0]}
 
 
 # --- time to the first Runtime API request -------------------------------------------
@@ -248,29 +420,78 @@ def ms(x: float) -> str:
 def fmt_requests(counts: dict) -> str:
     short = {"GetAuthorizationToken": "token", "BatchGetSecretValue": "batchget",
              "GetSecretValue": "get", "PutSecretValue": "put", "CreateSecret": "create"}
-    return " + ".join(f"{n} {short.get(k, k)}" for k, n in counts.items())
+    order = list(short)
+    ranked = sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in short else len(order))
+    return " + ".join(f"{n} {short.get(k, k)}" for k, n in ranked)
+
+
+def gb_s(billed_ms: float, memory_mb: int) -> float:
+    return billed_ms / 1000 * memory_mb / 1024
+
+
+def side_cells(case: dict, key: str, fmt) -> list[str]:
+    cells = [fmt(case[side]["median"][key]) if side in case else "-" for side in ("boto3", "rust")]
+    both = "boto3" in case and "rust" in case
+    ratio = case["boto3"]["median"][key] / case["rust"]["median"][key] if both else None
+    return cells + ([f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"] if both else ["-"])
+
+
+def tls_cells(case: dict) -> list[str]:
+    out = []
+    for key, fmt in (("handshakes", None), ("terminator_cpu_ms", ms)):
+        vals = []
+        for side in ("boto3", "rust"):
+            m = case.get(side, {}).get("median", {})
+            if key not in m:
+                vals.append("-")
+            elif fmt:
+                vals.append(fmt(m[key]))
+            else:
+                vals.append(f"{m['handshakes']:.0f}" + (f" (+{m['resumed']:.0f} resumed)" if m["resumed"] else ""))
+        out.append(" / ".join(vals))
+    return out
 
 
 def markdown(results: dict) -> str:
     m = results["machine"]
+    tls = results["tls"]
     lines = [
+        f"Command: `{results['command']}`.",
         f"Machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}; {m['rustc']}; Python {m['python']}, "
-        f"boto3 {m['boto3']}, moto {m['moto']} (load average at start {' '.join(m['loadavg_start'])}).",
+        f"boto3 {m['boto3']}, moto {m['moto']} (load average {' '.join(m['loadavg_start'])} at start, "
+        f"{' '.join(m.get('loadavg_end', ['?']))} at end).",
         f"Medians of {results['runs']} runs each, alternating, after one warm-up each; every run is a whole "
         "process (start, imports, one invocation, exit) updating C existing secrets in local moto "
         f"through the counting proxy; \"+{results['latency_ms']}ms\" adds that delay to every AWS request.",
+        (f"Through TLS: {tls}." if tls else "Plain HTTP (--plain): no TLS."),
+        "",
+        "A whole core:",
         "",
         "| case | CPU boto3 | CPU Rust | CPU ratio | peak RSS boto3 | peak RSS Rust | RSS ratio "
-        "| wall boto3 | wall Rust | wall ratio | AWS requests boto3 | AWS requests Rust |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
+        "| wall boto3 | wall Rust | wall ratio | TLS handshakes boto3 / Rust | terminator CPU boto3 / Rust "
+        "| AWS requests boto3 | AWS requests Rust |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
     for case in results["cases"]:
-        p, r = case["boto3"]["median"], case["rust"]["median"]
-        lines.append(
-            f"| {case['name']} | {ms(p['cpu_ms'])} | {ms(r['cpu_ms'])} | {p['cpu_ms'] / r['cpu_ms']:.0f}x "
-            f"| {mb(p['rss_mb'])} | {mb(r['rss_mb'])} | {p['rss_mb'] / r['rss_mb']:.1f}x "
-            f"| {ms(p['wall_ms'])} | {ms(r['wall_ms'])} | {p['wall_ms'] / r['wall_ms']:.1f}x "
-            f"| {fmt_requests(case['boto3']['requests'])} | {fmt_requests(case['rust']['requests'])} |")
+        if case["memory_mb"] is None:
+            lines.append("| " + " | ".join([case["name"], *side_cells(case, "cpu_ms", ms),
+                                            *side_cells(case, "rss_mb", mb), *side_cells(case, "wall_ms", ms),
+                                            *tls_cells(case), fmt_requests(case["boto3"]["requests"]),
+                                            fmt_requests(case["rust"]["requests"])]) + " |")
+    sized = [c for c in results["cases"] if c["memory_mb"] is not None]
+    if sized:
+        lines += ["", "Lambda sizes (" + "; ".join(results["cgroups"]) + "); billed = process start to exit:", "",
+                  "| case | billed boto3 | billed Rust | billed ratio | CPU boto3 | CPU Rust | peak RSS boto3 "
+                  "| peak RSS Rust | GB-s boto3 | GB-s Rust | TLS handshakes boto3 / Rust "
+                  "| terminator CPU boto3 / Rust | retried requests boto3 / Rust |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for case in sized:
+            gbs = [f"{gb_s(case[side]['median']['billed_ms'], case['memory_mb']):.4f}" if side in case else "-"
+                   for side in ("boto3", "rust")]
+            retries = " / ".join(str(case[side]["retries"]) if side in case else "-" for side in ("boto3", "rust"))
+            lines.append("| " + " | ".join([case["name"], *side_cells(case, "billed_ms", ms),
+                                            *side_cells(case, "cpu_ms", ms)[:2], *side_cells(case, "rss_mb", mb)[:2],
+                                            *gbs, *tls_cells(case), retries]) + " |")
     s, st = results["size"], results["startup"]
     lines += [
         "",
@@ -288,80 +509,132 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def targets(cases: list[dict], latency_ms: int) -> list[dict]:
+def expected_requests(connections: int, regions: int) -> dict:
+    """What the function should send, and nothing else (tests/test_request_counts.py)."""
+    return {"GetAuthorizationToken": regions, "BatchGetSecretValue": math.ceil(connections / 20),
+            "PutSecretValue": connections}
+
+
+def targets(cases: list[dict], latency_ms: int, first_mb: int | None) -> list[dict]:
     by = {c["name"]: c for c in cases}
-    cpu = min(c["boto3"]["median"]["cpu_ms"] / c["rust"]["median"]["cpu_ms"] for c in cases)
-    rss = min(c["boto3"]["median"]["rss_mb"] / c["rust"]["median"]["rss_mb"] for c in cases)
-    one = by[f"1 conn +{latency_ms}ms"]["rust"]["median"]["wall_ms"]
-    many = by[f"50 conns / 3 regions +{latency_ms}ms"]["rust"]["median"]["wall_ms"]
-    return [
-        {"what": "CPU time at most 1/30 of boto3's (worst case)", "value": f"1/{cpu:.0f}", "met": cpu >= 30},
-        {"what": "peak RSS at most 1/4 of boto3's (worst case)", "value": f"1/{rss:.1f}", "met": rss >= 4},
-        {"what": f"+{latency_ms}ms: 50 conns / 3 regions within 3x the wall time of 1 conn",
-         "value": f"{many / one:.2f}x ({ms(many)} vs {ms(one)})", "met": many / one <= 3},
-    ]
+
+    def ratio(name: str, key: str) -> float:
+        return by[name]["boto3"]["median"][key] / by[name]["rust"]["median"][key]
+
+    lat = f"+{latency_ms}ms"
+    out = []
+    for name, want in (("1 conn", 30), ("50 conns / 3 regions", 20)):
+        r = ratio(name, "cpu_ms")
+        out.append({"what": f"a whole core, {name}: CPU at most 1/{want} of boto3's", "value": f"1/{r:.1f}",
+                    "met": r >= want})
+    if first_mb:
+        one, many = f"1 conn {lat} @{first_mb}MB", f"50 conns / 3 regions {lat} @{first_mb}MB"
+        for name in (one, many):
+            r = ratio(name, "billed_ms")
+            out.append({"what": f"{name}: billed duration at most 1/10 of boto3's", "value": f"1/{r:.1f}",
+                        "met": r >= 10})
+        a, b = by[one]["rust"]["median"]["billed_ms"], by[many]["rust"]["median"]["billed_ms"]
+        out.append({"what": f"{first_mb} MB {lat}: 50 conns / 3 regions within 3x 1 conn (billed)",
+                    "value": f"{b / a:.2f}x ({ms(b)} vs {ms(a)})", "met": b / a <= 3})
+        stress = [c for c in cases if c["connections"] == STRESS_CASE[1]]
+        for c in stress:
+            out.append({"what": f"{c['name']}: no request retried (the 3 s connect and 10 s attempt timeouts "
+                        "never fired)", "value": f"{c['rust']['retries']} retried, slowest run "
+                        f"{ms(max(s['wall_ms'] for s in c['rust']['samples']))}", "met": c["rust"]["retries"] == 0})
+    both = [c for c in cases if "boto3" in c]
+    rss = min(ratio(c["name"], "rss_mb") for c in both)
+    out.append({"what": "peak RSS at most 1/4 of boto3's (worst case)", "value": f"1/{rss:.1f}", "met": rss >= 4})
+    extra = [c["name"] for c in cases if c["rust"]["requests"] != expected_requests(c["connections"], c["regions"])]
+    out.append({"what": "no AWS call added (R tokens + ceil(C/20) batch reads + C writes)",
+                "value": "as expected in every case" if not extra else f"differs in {', '.join(extra)}",
+                "met": not extra})
+    return out
 
 
-def compare(args: argparse.Namespace, bench: Bench) -> dict:
-    rust = [args.bin]
-    py = [sys.executable, str(HANDLER)]
-    cases = []
-    for name, count, regions, latency in CASES:
-        latency = args.latency_ms if latency is None else latency
-        name = name.replace("+50ms", f"+{args.latency_ms}ms")
-        log(f"{name}: warm-up, then {args.runs} runs of each, alternating")
-        bench.once(rust, count, regions, latency)
-        bench.once(py, count, regions, latency)
-        samples = {"rust": [], "boto3": []}
-        for i in range(args.runs):
-            order = [("rust", rust), ("boto3", py)]
-            for side, argv in (order if i % 2 == 0 else order[::-1]):
-                samples[side].append(bench.once(argv, count, regions, latency))
-        case = {"name": name, "connections": count, "regions": regions, "latency_ms": latency}
-        for side, runs in samples.items():
-            requests = [s.pop("requests") for s in runs]
-            if any(r != requests[0] for r in requests):
-                raise SystemExit(f"bench: {side} made different requests from run to run: {requests}")
-            case[side] = {"median": median_of(runs), "samples": runs, "requests": requests[0]}
-        r, p = case["rust"]["median"], case["boto3"]["median"]
-        log(f"  Rust {ms(r['cpu_ms'])} CPU, {mb(r['rss_mb'])}, {ms(r['wall_ms'])} wall; "
-            f"boto3 {ms(p['cpu_ms'])} CPU, {mb(p['rss_mb'])}, {ms(p['wall_ms'])} wall")
-        cases.append(case)
+def run_case(args: argparse.Namespace, bench: Bench, case: tuple) -> dict:
+    name, count, regions, latency, cgroup, sides = case
+    argvs = {"rust": [args.bin], "boto3": [sys.executable, str(HANDLER)]}
+    log(f"{name}: warm-up, then {args.runs} runs of {' and '.join(sides)}, alternating")
+    for side in sides:
+        bench.once(argvs[side], count, regions, latency, cgroup)
+    samples: dict[str, list[dict]] = {side: [] for side in sides}
+    for i in range(args.runs):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            samples[side].append(bench.once(argvs[side], count, regions, latency, cgroup))
+    out = {"name": name, "connections": count, "regions": regions, "latency_ms": latency,
+           "memory_mb": cgroup.memory_mb if cgroup else None}
+    for side, runs in samples.items():
+        requests = [s.pop("requests") for s in runs]
+        if any(r != requests[0] for r in requests):
+            raise SystemExit(f"bench: {side} made different requests from run to run: {requests}")
+        out[side] = {"median": median_of(runs), "samples": runs, "requests": requests[0],
+                     "retries": sum(s["retries"] for s in runs)}
+        m = out[side]["median"]
+        log(f"  {side}: {ms(m['cpu_ms'])} CPU, {mb(m['rss_mb'])}, {ms(m['wall_ms'])} wall"
+            + (f", {m['handshakes']:.0f}+{m['resumed']:.0f} handshakes" if "handshakes" in m else ""))
+    return out
+
+
+def compare(args: argparse.Namespace, bench: Bench, cgroups: list[Cgroup]) -> dict:
+    def named(name: str) -> str:
+        return name.replace("+50ms", f"+{args.latency_ms}ms")
+
+    def lat(latency: int | None) -> int:
+        return args.latency_ms if latency is None else latency
+
+    both = ("rust", "boto3")
+    plan = [(named(n), c, r, lat(la), None, both) for n, c, r, la in CASES]
+    for k, cg in enumerate(cgroups):
+        sides = both if k == 0 else ("rust",)
+        plan += [(f"{named(n)} @{cg.memory_mb}MB", c, r, lat(la), cg, sides) for n, c, r, la in SIZED_CASES]
+        if k == 0:
+            n, c, r, la = STRESS_CASE
+            plan.append((f"{named(n)} @{cg.memory_mb}MB", c, r, lat(la), cg, ("rust",)))
+    cases = [run_case(args, bench, case) for case in plan]
     log("size and time to the first Runtime API request")
     env = bench.env(connections(1, 1), "bench-startup")
     return {
         "runs": args.runs, "latency_ms": args.latency_ms, "binary": os.path.relpath(args.bin, REPO),
         "cases": cases, "size": sizes(args.bin), "startup": time_to_runtime_api(args.bin, args.runs * 2, env),
-        "python_init_ms": python_import_time(args.runs, env), "targets": targets(cases, args.latency_ms),
+        "python_init_ms": python_import_time(args.runs, env),
+        "targets": targets(cases, args.latency_ms, cgroups[0].memory_mb if cgroups else None),
+        "cgroups": [cg.describe() for cg in cgroups],
     }
 
 
-def profiles(args: argparse.Namespace, bench: Bench) -> dict:
-    """Only the binaries given, each on the two no-latency cases, interleaved."""
-    bins = dict(p.split("=", 1) for p in args.profile)
-    out = {name: {"size": sizes(path)} for name, path in bins.items()}
-    env = bench.env(connections(1, 1), "bench-startup")
-    for name, count, regions, _ in CASES[:2]:
-        log(f"{name}: {len(bins)} binaries, {args.runs} runs each, interleaved")
-        samples = {b: [] for b in bins}
-        for path in bins.values():
-            bench.once([path], count, regions, 0)
+def profiles(args: argparse.Namespace, bench: Bench, cgroups: list[Cgroup]) -> dict:
+    """Only the binaries given, interleaved: the no-latency cases on a whole core, or with
+    --memory-mb the latency cases at the first size. NAME=PATH[,VAR=VALUE...]: the variables
+    are set for that binary only (for experiments with a knob read from the environment)."""
+    bins: dict[str, tuple[str, dict[str, str]]] = {}
+    for spec in args.profile:
+        name, rest = spec.split("=", 1)
+        path, *pairs = rest.split(",")
+        bins[name] = (path, dict(p.split("=", 1) for p in pairs))
+    cg = cgroups[0] if cgroups else None
+    plan = ([(n, c, r, args.latency_ms if la is None else la) for n, c, r, la in SIZED_CASES] if cg
+            else [(n, c, r, la or 0) for n, c, r, la in CASES[:2]])
+    out: dict = {name: {"size": sizes(path)} for name, (path, _) in bins.items()}
+    lines = ["| case | profile | CPU | peak RSS | wall (billed) | TLS handshakes (+resumed) | terminator CPU "
+             "| retried requests |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for name, count, regions, latency in plan:
+        label = f"{name.replace('+50ms', f'+{latency}ms')}" + (f" @{cg.memory_mb}MB" if cg else "")
+        log(f"{label}: {len(bins)} binaries, {args.runs} runs each, interleaved")
+        samples: dict[str, list[dict]] = {b: [] for b in bins}
+        for path, env in bins.values():
+            bench.once([path], count, regions, latency, cg, env)
         for i in range(args.runs):
-            for b, path in (list(bins.items()) if i % 2 == 0 else list(bins.items())[::-1]):
-                s = bench.once([path], count, regions, 0)
+            for b, (path, env) in (list(bins.items()) if i % 2 == 0 else list(bins.items())[::-1]):
+                s = bench.once([path], count, regions, latency, cg, env)
                 s.pop("requests")
                 samples[b].append(s)
         for b in bins:
-            out[b][name] = median_of(samples[b])
-    for b, path in bins.items():
-        out[b]["startup_ms"] = time_to_runtime_api(path, args.runs, env)["ms"]
-    lines = ["| profile | size | stripped | CPU 1 conn | CPU 50 conns | peak RSS 50 conns "
-             "| wall 50 conns | to first Runtime API request |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
-    for b, r in out.items():
-        one, many = r[CASES[0][0]], r[CASES[1][0]]
-        lines.append(f"| {b} | {r['size']['bytes'] / 1e6:.2f} MB | {r['size']['stripped_bytes'] / 1e6:.2f} MB "
-                     f"| {ms(one['cpu_ms'])} | {ms(many['cpu_ms'])} | {mb(many['rss_mb'])} "
-                     f"| {ms(many['wall_ms'])} | {ms(r['startup_ms'])} |")
+            m = median_of(samples[b])
+            out[b][label] = {"median": m, "samples": samples[b]}
+            get = lambda k: m.get(k, 0)  # noqa: E731
+            lines.append(f"| {label} | {b} | {ms(m['cpu_ms'])} | {mb(m['rss_mb'])} | {ms(m['wall_ms'])} "
+                         f"| {get('handshakes'):.0f} (+{get('resumed'):.0f}) | {ms(get('terminator_cpu_ms'))} "
+                         f"| {sum(x['retries'] for x in samples[b])} |")
     return {"runs": args.runs, "profiles": out, "table": "\n".join(lines) + "\n"}
 
 
@@ -370,9 +643,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--bin", default=str(REPO / "target" / "release" / "airflow-ecr-refresher"))
-    parser.add_argument("--profile", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--profile", action="append", default=[], metavar="NAME=PATH[,VAR=VALUE...]")
+    parser.add_argument("--terminator", default=str(REPO / "target" / "tls-terminator" / "release" / "tls-terminator"))
+    parser.add_argument("--plain", action="store_true", help="no TLS: plain HTTP to the proxy")
+    parser.add_argument("--no-resumption", action="store_true", help="the terminator never resumes a TLS session")
+    parser.add_argument("--memory-mb", default="128,256", help="Lambda sizes, comma-separated ('' for none)")
+    parser.add_argument("--cpu-period-ms", type=float, default=100, help="CFS period of the CPU quota")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
+    if not args.plain and not os.access(args.terminator, os.X_OK):
+        raise SystemExit(f"bench: no TLS terminator at {args.terminator}: bench/run.sh builds it")
     if not args.profile and not os.access(args.bin, os.X_OK):
         raise SystemExit(f"bench: no binary at {args.bin}: run `cargo build --release` (bench/run.sh does)")
 
@@ -382,19 +662,31 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    with running_proxy(moto_url) as proxy:
-        bench = Bench(proxy, Seeder(moto_url), args.latency_ms)
+    with contextlib.ExitStack() as stack:
+        proxy = stack.enter_context(running_proxy(moto_url))
+        tls = None
+        if not args.plain:
+            tls = Tls(args.terminator, proxy.url, resumption=not args.no_resumption)
+            stack.callback(tls.close)
+        cgroups = []
+        for size in filter(None, args.memory_mb.split(",")):
+            cgroups.append(Cgroup(int(size), round(args.cpu_period_ms * 1000)))
+            stack.callback(cgroups[-1].close)
+        bench = Bench(proxy, Seeder(moto_url), tls)
         if args.profile:
-            results = profiles(args, bench)
+            results = profiles(args, bench, cgroups)
             results["machine"] = machine()
             text = results["table"]
             stem = f"profiles-{stamp}"
         else:
             m = machine()
-            results = compare(args, bench)
+            results = compare(args, bench, cgroups)
             results["machine"] = m
             results["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-            results["command"] = "make bench"
+            results["command"] = os.environ.get("BENCH_COMMAND", "bench/bench.py " + " ".join(sys.argv[1:]))
+            results["tls"] = (f"bench/tls-terminator (rustls, ring), ECDSA P-256 chain, "
+                              f"{tls.roots} roots in one bundle, session resumption "
+                              f"{'off' if args.no_resumption else 'on'}") if tls else None
             text = markdown(results)
             stem = stamp
     (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -51,4 +51,7 @@ for name in "${order[@]}"; do
   fi
   args+=(--profile "$name=$bin")
 done
-exec scripts/with-moto.sh python bench/bench.py "${args[@]}" --runs "${PROFILES_RUNS:-7}"
+# Plain HTTP on a whole core, as these variants were first compared (bench/bench.py
+# --profile also takes TLS and --memory-mb, for other experiments).
+exec scripts/with-moto.sh python bench/bench.py "${args[@]}" --plain --memory-mb '' \
+  --runs "${PROFILES_RUNS:-7}"

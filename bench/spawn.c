@@ -3,22 +3,27 @@
  * high-water mark, which Linux keeps across exec, so wait4 in the runner would report
  * at least the runner's own ~57 MB for any child.
  *
- *   spawn REPORT_FILE CMD [ARGS...]
+ *   spawn REPORT_FILE [-g CGROUP_PROCS_FILE]... CMD [ARGS...]
  *
- * CMD's stdin, stdout and stderr are spawn's. Writes to REPORT_FILE one line:
+ * CMD's stdin, stdout and stderr are spawn's. Each -g names a cgroup's cgroup.procs file:
+ * the child writes its own pid there before exec, so CMD runs wholly inside those cgroups
+ * (bench/bench.py's Lambda-size mode: a CPU quota and a memory limit). Writes to REPORT_FILE one line:
  *   <exit status> <wall ns> <user us> <sys us> <max rss KiB>
  * and exits 0 (127 if CMD could not be started). Built by bench/bench.py with cc. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: spawn REPORT_FILE CMD [ARGS...]\n");
+    int cmd = 2;
+    while (cmd + 1 < argc && strcmp(argv[cmd], "-g") == 0) cmd += 2;
+    if (cmd >= argc) {
+        fprintf(stderr, "usage: spawn REPORT_FILE [-g CGROUP_PROCS_FILE]... CMD [ARGS...]\n");
         return 2;
     }
     struct timespec start, end;
@@ -26,7 +31,14 @@ int main(int argc, char **argv) {
     pid_t pid = fork();
     if (pid < 0) { perror("fork"); return 127; }
     if (pid == 0) {
-        execvp(argv[2], argv + 2);
+        for (int i = 2; i < cmd; i += 2) {
+            FILE *procs = fopen(argv[i + 1], "w");
+            if (!procs || fprintf(procs, "%d\n", (int)getpid()) < 0 || fclose(procs) != 0) {
+                perror(argv[i + 1]);
+                _exit(127);
+            }
+        }
+        execvp(argv[cmd], argv + cmd);
         perror("exec");
         _exit(127);
     }
