@@ -1,5 +1,6 @@
 //! Names checked once, at the edge: an Airflow connection id and an AWS region.
 
+use crate::backend::TEAM_SEP;
 use crate::partition;
 use crate::target::TargetError;
 use serde::Deserialize;
@@ -69,6 +70,34 @@ impl TryFrom<String> for Region {
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// An Airflow 3 team name, as it appears in a team-scoped secret name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Team(String);
+
+impl Team {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Team {
+    type Error = TargetError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let valid = !value.is_empty()
+            && value.len() <= 50
+            && !value.contains(TEAM_SEP)
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(TargetError::Team(value))
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! not write a secret Airflow never reads.
 
 use crate::backend::{Naming, TEAM_SEP};
-pub use crate::ids::{ConnId, Region};
+pub use crate::ids::{ConnId, Region, Team};
 pub use crate::pull::{ImageRef, RoleArn};
 pub use crate::registry::{Registry, RegistryHost};
 use serde::Deserialize;
@@ -26,28 +26,6 @@ pub struct TargetSpec {
     /// Airflow 3 multi-team: write the team-scoped secret its tasks look up first.
     #[serde(default)]
     pub team: Option<Team>,
-}
-
-/// An Airflow 3 team name, as it appears in a team-scoped secret name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Team(String);
-
-impl TryFrom<String> for Team {
-    type Error = TargetError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        let valid = !value.is_empty()
-            && value.len() <= 50
-            && !value.contains(TEAM_SEP)
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-        if valid {
-            Ok(Self(value))
-        } else {
-            Err(TargetError::Team(value))
-        }
-    }
 }
 
 /// A connection with its region settled: what the rest of the run works from.
@@ -223,8 +201,7 @@ impl TargetSpec {
         }
         Ok(Target {
             conn_id: self.conn_id.clone(),
-            secret_name: naming
-                .secret_name(&self.conn_id, self.team.as_ref().map(|t| t.0.as_str())),
+            secret_name: naming.secret_name(&self.conn_id, self.team.as_ref().map(Team::as_str)),
             region,
             registry: self.registry.clone(),
             pull_role_arn: self.pull_role_arn.clone(),
