@@ -5,8 +5,10 @@
 # Airflow 2 and the template linters. Then: lints; with one moto server on 127.0.0.1 the
 # Rust unit, integration, fault and property tests and the Python suites (Airflow
 # contract tests through cargo-lambda's emulator, request counts, the test proxy); the
-# template checks; and `sam build` of the Lambda package. Any piece that cannot be
-# installed fails the run; nothing is skipped.
+# template checks; `sam build` of the Lambda package; and that build's bootstrap (arm64,
+# under qemu user-mode emulation) through a new secret, an update and a fault against
+# moto (scripts/qemu-smoke.sh). Any piece that cannot be installed fails the run; nothing
+# is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -41,6 +43,7 @@ stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
   'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py'
 stage "template lints + IAM check" scripts/lint-template.sh
 stage "sam build" scripts/sam-build.sh
+stage "sam build's bootstrap (qemu)" scripts/qemu-smoke.sh .aws-sam/build/RefresherFunction/bootstrap
 
 echo
 echo "Stage timings:"
