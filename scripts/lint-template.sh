@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Lints the deployment template and checks its IAM against the code. Offline: no AWS call.
+# Lints the deployment templates and checks their IAM against the code. Offline: no AWS call.
 #
-#   scripts/lint-template.sh [template.yaml]
+#   scripts/lint-template.sh [TEMPLATE]
 #
-# Steps (all run; the script exits non-zero if any fails, with a summary at the end):
+# Without an argument: template.yaml and template-prebuilt.yaml (generated from it by
+# scripts/gen_templates.py), each through the per-template steps below, plus:
+#   prebuilt-fresh    template-prebuilt.yaml is what template.yaml generates (no drift)
+#   release-metadata  scripts/check_release_metadata.py: the Serverless Application
+#                     Repository metadata, SemanticVersion = Cargo.toml's version, package
+#                     metadata, licenses, CHANGELOG.md
+# Per-template steps (all run; the script exits non-zero if any fails, with a summary at the end):
 #   sam-validate   sam validate             (the SAM transform, no AWS call; linting is cfn-lint's, once)
 #   cfn-lint       cfn-lint, informational checks included: any finding fails
 #   checkov        checkov on the template: any failed check or parsing error fails; a
@@ -20,7 +26,11 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-template=$(realpath "${1:-$root/template.yaml}")
+if [ $# -gt 0 ]; then
+  templates=("$(realpath "$1")")
+else
+  templates=("$root/template.yaml" "$root/template-prebuilt.yaml")
+fi
 # shellcheck source=scripts/offline-aws.sh
 source "$root/scripts/offline-aws.sh"
 
@@ -51,10 +61,11 @@ step() { # name command...
   fi
 }
 
-run_checkov() {
-  local out rc
+run_checkov() { # template...
+  local out rc f files=()
+  for f in "$@"; do files+=(-f "$f"); done
   out=$(mktemp -d)
-  "$checkov/bin/checkov" -f "$template" --framework cloudformation --skip-download --compact \
+  "$checkov/bin/checkov" "${files[@]}" --framework cloudformation --skip-download --compact \
     -o cli -o json --output-file-path "$out" >"$out/stdout" 2>&1
   rc=$?
   cat "$out/results_cli.txt" 2>/dev/null || cat "$out/stdout"
@@ -88,10 +99,18 @@ EOF
   return $rc
 }
 
-step sam-validate "$main/bin/sam" validate --template-file "$template"
-step cfn-lint "$main/bin/cfn-lint" --include-checks I -- "$template"
-step checkov run_checkov
-step iam "$main/bin/python" scripts/check_iam.py --template "$template"
+if [ $# -eq 0 ]; then
+  step prebuilt-fresh "$main/bin/python" scripts/gen_templates.py --check
+  step release-metadata "$main/bin/python" scripts/check_release_metadata.py
+fi
+for template in "${templates[@]}"; do
+  t=$(basename "$template")
+  step "sam-validate:$t" "$main/bin/sam" validate --template-file "$template"
+  step "iam:$t" "$main/bin/python" scripts/check_iam.py --template "$template"
+done
+# One process for all templates: each start costs seconds.
+step cfn-lint "$main/bin/cfn-lint" --include-checks I -- "${templates[@]}"
+step checkov run_checkov "${templates[@]}"
 step iam-selftest "$main/bin/python" -m pytest tests/template -q -p no:cacheprovider --confcutdir=tests/template
 
 echo

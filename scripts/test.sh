@@ -5,10 +5,11 @@
 # Airflow 2 and the template linters. Then: lints; with one moto server on 127.0.0.1 the
 # Rust unit, integration, fault and property tests and the Python suites (Airflow
 # contract tests through cargo-lambda's emulator, request counts, the test proxy); the
-# template checks; `sam build` of the Lambda package; and that build's bootstrap (arm64,
-# under qemu user-mode emulation) through a new secret, an update and a fault against
-# moto (scripts/qemu-smoke.sh). Any piece that cannot be installed fails the run; nothing
-# is skipped.
+# template checks (template.yaml and the generated template-prebuilt.yaml, the release
+# metadata); `sam build` of the Lambda package; and that build's bootstrap (arm64, under
+# qemu user-mode emulation) through a new secret, an update and a fault against moto
+# (scripts/qemu-smoke.sh). Any piece that cannot be installed fails the run; nothing is
+# skipped.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
