@@ -6,10 +6,11 @@
 # Rust unit, integration, fault and property tests and the Python suites (Airflow
 # contract tests through cargo-lambda's emulator, request counts, the test proxy); the
 # template checks (template.yaml and the generated template-prebuilt.yaml, the release
-# metadata); `sam build` of the Lambda package; and that build's bootstrap (arm64, under
-# qemu user-mode emulation) through a new secret, an update and a fault against moto
-# (scripts/qemu-smoke.sh). Any piece that cannot be installed fails the run; nothing is
-# skipped.
+# metadata); `sam build` of the Lambda package; that build's bootstrap (arm64, under qemu
+# user-mode emulation) through a new secret, an update and a fault against moto
+# (scripts/qemu-smoke.sh); and, against moto's S3, `sam package` of the publishing
+# template with that build zipped as a release is (scripts/sar-publish.sh --no-publish).
+# Any piece that cannot be installed fails the run; nothing is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -42,9 +43,24 @@ stage "cargo clippy -D warnings" cargo clippy --all-targets --all-features --loc
 stage "unused dependencies" unused_dependencies
 stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
   'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py'
+# The build that `sam build` made, zipped as scripts/release.sh zips, then sam package
+# into a bucket of moto's S3 and the checks before sam publish.
+sar_package() {
+  local dir arch
+  dir=$(mktemp -d)
+  arch=$(python3 -c 'import sys; h=open(sys.argv[1],"rb").read(20); print({183:"arm64",62:"x86_64"}[h[18]|h[19]<<8])' \
+    .aws-sam/build/RefresherFunction/bootstrap)
+  scripts/lambda_zip.py .aws-sam/build/RefresherFunction/bootstrap "$arch" "$dir/bootstrap-$arch.zip"
+  # shellcheck disable=SC2016
+  scripts/with-moto.sh bash -c 'python -c "import boto3; boto3.client(\"s3\").create_bucket(Bucket=\"aer-sar\")" &&
+    scripts/sar-publish.sh "$1" aer-sar --no-publish' _ "$dir/bootstrap-$arch.zip"
+  rm -rf "$dir"
+}
+
 stage "template lints + IAM check" scripts/lint-template.sh
 stage "sam build" scripts/sam-build.sh
 stage "sam build's bootstrap (qemu)" scripts/qemu-smoke.sh .aws-sam/build/RefresherFunction/bootstrap
+stage "sam package (moto S3)" sar_package
 
 echo
 echo "Stage timings:"
