@@ -6,11 +6,12 @@
 # Rust unit, integration, fault and property tests and the Python suites (Airflow
 # contract tests through cargo-lambda's emulator, request counts, the test proxy); the
 # template checks (template.yaml and the generated template-prebuilt.yaml, the release
-# metadata); `sam build` of the Lambda package; that build's bootstrap (arm64, under qemu
-# user-mode emulation) through a new secret, an update and a fault against moto
-# (scripts/qemu-smoke.sh); and, against moto's S3, `sam package` of the publishing
-# template with that build zipped as a release is (scripts/sar-publish.sh --no-publish).
-# Any piece that cannot be installed fails the run; nothing is skipped.
+# metadata); the CI workflows' lint; `sam build` of the Lambda package; that build's
+# bootstrap (arm64, under qemu user-mode emulation) through a new secret, an update and a
+# fault against moto (scripts/qemu-smoke.sh); and, against moto's S3, `sam package` of
+# the publishing template with that build zipped as a release is
+# (scripts/sar-publish.sh --no-publish). Any piece that cannot be installed fails the
+# run; nothing is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -58,6 +59,7 @@ sar_package() {
 }
 
 stage "template lints + IAM check" scripts/lint-template.sh
+stage "workflow lint" scripts/lint-workflows.sh
 stage "sam build" scripts/sam-build.sh
 stage "sam build's bootstrap (qemu)" scripts/qemu-smoke.sh .aws-sam/build/RefresherFunction/bootstrap
 stage "sam package (moto S3)" sar_package
