@@ -4,29 +4,9 @@
 // Test helpers: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_airflow-ecr-refresher");
-
-/// The binary with a clean environment: only what `vars` sets, no profile, no IMDS.
-fn run(vars: &[(&str, &str)]) -> Output {
-    let home = std::env::temp_dir().join(format!("aer-cli-home-{}", std::process::id()));
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run the binary")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::binary::{run, text};
 
 /// A closed port: if the binary made any AWS call, it would fail differently.
 const NO_AWS: &str = "http://127.0.0.1:9";

@@ -6,32 +6,11 @@
 
 mod common;
 
+use common::binary::{run, text};
 use common::*;
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_airflow-ecr-refresher");
 /// moto's token, as GetAuthorizationToken returns it: base64 of `AWS:<password>`.
 const MOTO_TOKEN: &str = "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu";
-
-/// The binary with a clean environment: only what `vars` sets, no profile, no IMDS.
-fn run(vars: &[(&str, &str)]) -> Output {
-    let home = std::env::temp_dir().join(format!("aer-cli-home-{}", std::process::id()));
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run the binary")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn moto_vars<'a>(prefix: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![

@@ -124,25 +124,9 @@ impl Store {
                     serde_json::json!({"__type": "ResourceNotFoundException", "message": NO_CURRENT_VALUE}),
                 ),
             };
-            HttpResponse::new(
-                StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
-                SdkBody::from(body.to_string()),
-            )
+            json_response(status, &body)
         };
-        match fault {
-            Some(f) => builder
-                .sequence()
-                .http_status(f.status, f.body.clone())
-                .times(f.times)
-                .http_response(respond)
-                .repeatedly()
-                .build(),
-            None => builder
-                .sequence()
-                .http_response(respond)
-                .repeatedly()
-                .build(),
-        }
+        with_fault_http!(builder, fault, respond)
     }
 
     fn batch(&self, ids: &[String]) -> BatchGetSecretValueOutput {
@@ -227,25 +211,9 @@ impl Store {
                 store.record((name.clone(), value, token.clone()));
                 (200, serde_json::json!({"Name": name, "VersionId": token}))
             };
-            HttpResponse::new(
-                StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
-                SdkBody::from(body.to_string()),
-            )
+            json_response(status, &body)
         };
-        match fault {
-            Some(f) => builder
-                .sequence()
-                .http_status(f.status, f.body.clone())
-                .times(f.times)
-                .http_response(respond)
-                .repeatedly()
-                .build(),
-            None => builder
-                .sequence()
-                .http_response(respond)
-                .repeatedly()
-                .build(),
-        }
+        with_fault_http!(builder, fault, respond)
     }
 
     /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`.
@@ -318,6 +286,36 @@ macro_rules! with_fault {
     }};
 }
 use with_fault;
+
+/// As `with_fault!`, for a rule whose answer is an HTTP response built per call (a success
+/// or an error, depending on the store).
+macro_rules! with_fault_http {
+    ($builder:expr, $fault:expr, $respond:expr) => {{
+        match $fault {
+            Some(f) => $builder
+                .sequence()
+                .http_status(f.status, f.body.clone())
+                .times(f.times)
+                .http_response($respond)
+                .repeatedly()
+                .build(),
+            None => $builder
+                .sequence()
+                .http_response($respond)
+                .repeatedly()
+                .build(),
+        }
+    }};
+}
+use with_fault_http;
+
+/// A JSON-protocol answer, as Secrets Manager sends it.
+fn json_response(status: u16, body: &serde_json::Value) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).unwrap_or_else(|_| unreachable!()),
+        SdkBody::from(body.to_string()),
+    )
+}
 
 pub fn token_rule(fault: Option<&Fault>) -> Rule {
     with_fault!(

@@ -4,6 +4,7 @@
 // Test helpers: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod binary;
 pub mod mock;
 pub mod mock_app;
 
