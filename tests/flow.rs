@@ -4,6 +4,8 @@
 // Test helpers: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use airflow_ecr_refresher::app::{App, RunError};
 use airflow_ecr_refresher::aws::Aws;
 use airflow_ecr_refresher::aws_error::{AwsError, ErrorKind};
@@ -15,6 +17,7 @@ use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens, Stored};
 use airflow_ecr_refresher::report::{Action, Report};
 use airflow_ecr_refresher::request::Request;
 use airflow_ecr_refresher::tokens::TokenFailure;
+use common::failures;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,17 +46,6 @@ async fn run(app: &App, connections: Value, dry_run: bool) -> Result<Report, Run
     let request = Request::from_event(json!({"connections": connections, "dry_run": dry_run}))
         .expect("a valid request");
     app.run(request).await
-}
-
-fn failures(err: &RunError) -> Vec<(String, TargetFailure)> {
-    match err {
-        RunError::Refresh(e) => e
-            .failed
-            .iter()
-            .map(|f| (f.conn_id.clone(), f.cause.clone()))
-            .collect(),
-        other => panic!("expected a refresh failure: {other}"),
-    }
 }
 
 fn stored(store: &MemoryStore, name: &str) -> Value {

@@ -19,17 +19,6 @@ async fn invoke(app: &App, event: Value) -> Result<Report, RunError> {
     handle(app, LambdaEvent::new(event, Context::default())).await
 }
 
-fn failed_causes(err: &RunError) -> Vec<(String, TargetFailure)> {
-    match err {
-        RunError::Refresh(e) => e
-            .failed
-            .iter()
-            .map(|f| (f.conn_id.clone(), f.cause.clone()))
-            .collect(),
-        other => panic!("expected a refresh failure, got {other}"),
-    }
-}
-
 #[tokio::test]
 async fn other_connection_types_are_never_turned_into_a_docker_login() {
     let prefix = unique_prefix("others");
@@ -57,7 +46,7 @@ async fn other_connection_types_are_never_turned_into_a_docker_login() {
 
     for dry_run in [true, false] {
         let err = invoke(&app, json!({"dry_run": dry_run})).await.unwrap_err();
-        let causes = failed_causes(&err);
+        let causes = failures(&err);
         let not_docker = |t: &str| TargetFailure::Value(ConnectionError::NotDocker(t.into()));
         assert_eq!(
             causes,
@@ -184,7 +173,7 @@ async fn a_value_over_the_size_limit_is_refused_before_it_is_sent() {
     let app = app(&[("CONNECTIONS", "big"), ("CONNECTIONS_PREFIX", &prefix)]).await;
     for dry_run in [true, false] {
         let err = invoke(&app, json!({"dry_run": dry_run})).await.unwrap_err();
-        let causes = failed_causes(&err);
+        let causes = failures(&err);
         assert!(
             matches!(causes[0].1, TargetFailure::TooLarge { limit: 65_536, .. }),
             "{err}"

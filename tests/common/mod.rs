@@ -99,3 +99,17 @@ pub async fn version_count(client: &Client, name: &str) -> usize {
 pub fn json(value: &str) -> serde_json::Value {
     serde_json::from_str(value).expect("secret is JSON")
 }
+
+/// Each failed connection of a run and its typed cause, in configured order.
+pub fn failures(
+    err: &airflow_ecr_refresher::app::RunError,
+) -> Vec<(String, airflow_ecr_refresher::failure::TargetFailure)> {
+    match err {
+        airflow_ecr_refresher::app::RunError::Refresh(e) => e
+            .failed
+            .iter()
+            .map(|f| (f.conn_id.clone(), f.cause.clone()))
+            .collect(),
+        other => panic!("expected a refresh failure, got {other}"),
+    }
+}
