@@ -2,6 +2,10 @@
 //! defaults, extended by the backend's `extra_conn_words` (amazon provider,
 //! `SecretsManagerBackend._standardize_secret_keys`). For each field Airflow reads the
 //! FIRST key of the secret, in the secret's own order, that is one of these.
+//!
+//! The Parameter Store backend hands the value to `Connection.from_json` untouched: one
+//! key per field, and any key `Connection` does not take makes the value unloadable
+//! (Airflow then treats the connection as not found).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +18,8 @@ pub struct Aliases {
     pub schema: Vec<String>,
     pub conn_type: Vec<String>,
     pub extra: Vec<String>,
+    /// Only these keys load (Parameter Store); `None` when other keys are ignored.
+    pub only: Option<Vec<String>>,
 }
 
 fn words(list: &[&str]) -> Vec<String> {
@@ -30,11 +36,45 @@ impl Default for Aliases {
             schema: words(&["database", "schema"]),
             conn_type: words(&["conn_type", "conn_id", "connection_type", "engine"]),
             extra: words(&["extra"]),
+            only: None,
         }
     }
 }
 
 impl Aliases {
+    /// `Connection.from_json`'s keys: the parameters of `Connection.__init__` but
+    /// `conn_id` and `uri` (which cannot be mixed with fields).
+    pub fn from_json_only() -> Self {
+        Self {
+            login: words(&["login"]),
+            password: words(&["password"]),
+            host: words(&["host"]),
+            port: words(&["port"]),
+            schema: words(&["schema"]),
+            conn_type: words(&["conn_type"]),
+            extra: words(&["extra"]),
+            only: Some(words(&[
+                "conn_type",
+                "description",
+                "host",
+                "login",
+                "password",
+                "schema",
+                "port",
+                "extra",
+            ])),
+        }
+    }
+
+    /// The first key that would make the value unloadable, if only some keys load.
+    pub(super) fn unloadable<'k>(
+        &self,
+        mut keys: impl Iterator<Item = &'k String>,
+    ) -> Option<&'k String> {
+        let only = self.only.as_ref()?;
+        keys.find(|k| !only.contains(k))
+    }
+
     /// Airflow's defaults plus `extra_conn_words` (`{"login": ["usr"], ...}`; `user` is
     /// taken for `login`, as the backend does). An unknown field names itself.
     pub fn with_extra_words(extra: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {

@@ -26,6 +26,9 @@ pub(super) fn parse_object(value: &str, aliases: &Aliases) -> Result<Object, Con
     if !map.keys().any(|k| aliases.any(k)) {
         return Err(ConnectionError::NoConnectionKeys);
     }
+    if let Some(key) = aliases.unloadable(map.keys()) {
+        return Err(ConnectionError::UnloadableKey(super::describe_type(key)));
+    }
     Ok(map)
 }
 

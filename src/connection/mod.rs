@@ -111,6 +111,13 @@ pub enum ConnectionError {
          managed-by=airflow-ecr-refresher to hand it over"
     )]
     Untyped,
+    #[error(
+        "Airflow's Parameter Store backend cannot load the value: it reads JSON with \
+         Connection.from_json, which takes only conn_type, description, host, login, \
+         password, schema, port and extra, not the key {0:?} (rename it to its field, or \
+         remove it)"
+    )]
+    UnloadableKey(String),
     #[error("after the update Airflow would not read the new {0}")]
     WouldNotResolve(&'static str),
 }
@@ -198,8 +205,8 @@ impl Aliases {
     }
 }
 
-/// A conn_type for a message: short identifier text only, since a mangled secret could
-/// hold anything in that field.
+/// A conn_type or key for a message: short identifier text only, since a mangled secret
+/// could hold anything there.
 fn describe_type(conn_type: &str) -> String {
     let plain = conn_type.len() <= 40
         && conn_type

@@ -350,3 +350,44 @@ fn numbers_come_back_exactly_as_written() {
         assert!(updated.contains(kept), "{kept} in {updated}");
     }
 }
+
+#[test]
+fn parameter_store_json_loads_only_connection_fields() {
+    // Airflow 2.10 and 3 with the Parameter Store backend were run against these values:
+    // `user`, `database`, `conn_id` or any other key makes the connection not found.
+    let strict = Aliases::from_json_only();
+    for (key, value) in [
+        (
+            "user",
+            r#"{"conn_type":"docker","host":"h","user":"AWS","password":"p"}"#,
+        ),
+        (
+            "note",
+            r#"{"conn_type":"docker","host":"h","login":"AWS","note":"x"}"#,
+        ),
+        (
+            "conn_id",
+            r#"{"conn_id":"docker","host":"h","login":"AWS"}"#,
+        ),
+    ] {
+        let err = strict.update(value, &login("new"), false).unwrap_err();
+        assert_eq!(err, ConnectionError::UnloadableKey(key.into()));
+        assert!(err.to_string().contains("rename it"), "{err}");
+    }
+    // The same value is fine for Secrets Manager, whose backend maps the aliases.
+    let aliased = r#"{"conn_type":"docker","host":"h","user":"AWS","password":"p"}"#;
+    assert!(update(aliased, &login("new"), false).is_ok());
+    // Every field Connection takes is kept, `description` included.
+    let value = r#"{"conn_type":"docker","description":"ECR","host":"old","login":"a","password":"b","schema":"s","port":5000,"extra":"{\"reauth\": false}"}"#;
+    let updated = strict.update(value, &login("new"), false).unwrap();
+    assert_eq!(
+        updated,
+        r#"{"conn_type":"docker","description":"ECR","host":"123456789012.dkr.ecr.us-east-1.amazonaws.com","login":"AWS","password":"new","schema":"s","extra":"{\"reauth\": false}"}"#
+    );
+    // A URI has no keys to get wrong.
+    assert!(
+        strict
+            .update("docker://a:b@h?email=x", &login("new"), false)
+            .is_ok()
+    );
+}
