@@ -8,6 +8,7 @@ use crate::failure::TargetFailure;
 use crate::plan::{self, Found, Rules, WriteKind};
 use crate::report::Action;
 use crate::store::{Current, Store, Write};
+use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
 /// How this run writes.
@@ -75,6 +76,13 @@ impl Apply<'_> {
                         .pop()
                         .unwrap_or_else(|| Err(e.clone()))
                         .map_err(TargetFailure::Read)?;
+                    // Our own create, retried after its answer was lost: a store without
+                    // request tokens (Parameter Store) says "exists" for it.
+                    if let Current::Text { value, .. } = &now
+                        && value.expose_secret() == planned.value.expose_secret()
+                    {
+                        return Ok(Action::Created);
+                    }
                     // Still no value to read: the name exists without one.
                     valueless = matches!(now, Current::Missing);
                     managed = self::managed(self.store, name, &now, self.rules).await?;

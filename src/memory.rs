@@ -46,6 +46,9 @@ struct StoreState {
     failing: HashMap<String, AwsError>,
     /// A value someone else creates under this name just before our create.
     raced: HashMap<String, Stored>,
+    /// Creates that land but answer "exists": a retry after a lost answer, in a store
+    /// without request tokens (Parameter Store).
+    lost_answers: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -93,6 +96,11 @@ impl MemoryStore {
     /// Someone else creates `name` between our read and our create.
     pub fn race_create(&self, name: &str, stored: Stored) {
         self.lock().raced.insert(name.into(), stored);
+    }
+
+    /// Our create of `name` lands, but its answer is lost and the retry finds it taken.
+    pub fn lose_create_answer(&self, name: &str) {
+        self.lock().lost_answers.insert(name.into());
     }
 
     pub fn get(&self, name: &str) -> Option<Stored> {
@@ -160,6 +168,14 @@ impl MemoryStore {
         state
             .tokens
             .insert(write.name.into(), write.request_token.into());
+        if create && state.lost_answers.remove(write.name) {
+            return Err(AwsError::new(
+                action,
+                ErrorKind::Exists,
+                Some("ParameterAlreadyExists"),
+                None,
+            ));
+        }
         Ok(())
     }
 }

@@ -132,6 +132,20 @@ async fn one_failing_write_fails_only_its_connection() {
 }
 
 #[tokio::test]
+async fn a_create_whose_answer_was_lost_is_recognised_not_written_twice() {
+    // Parameter Store's PutParameter takes no request token: a retry of a create that
+    // landed answers ParameterAlreadyExists. The re-read finds our own value: done.
+    let (store, tokens) = setup(50);
+    store.lose_create_answer("p/new");
+    let report = run(&app(&store, &tokens), json!([{"conn_id": "new"}]), false)
+        .await
+        .unwrap();
+    assert_eq!(report.connections[0].action, Action::Created);
+    assert_eq!(store.writes().len(), 1, "no second write of the same value");
+    assert_eq!(stored(&store, "p/new")["password"], PASSWORD);
+}
+
+#[tokio::test]
 async fn a_name_created_by_someone_else_is_re_read_and_never_overwritten_blind() {
     let (store, tokens) = setup(50);
     store.race_create(
