@@ -1,8 +1,9 @@
 //! The AWS side of a run: the adapters behind the two seams, built once per process from
 //! one `SdkConfig` and shared by every invocation.
 
-use crate::backend::AirflowBackend;
+use crate::backend::{AirflowBackend, StoreKind};
 use crate::ecr::{Ecr, EcrError, PullCheckError, RegionToken};
+use crate::parameters::Parameters;
 use crate::pull::{ImageRef, RoleArn};
 use crate::roles::{self, RoleError, Roles};
 use crate::secrets::Secrets;
@@ -11,6 +12,7 @@ use crate::target::Region;
 use crate::tokens::{RoleCredentials, TokenSource};
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -22,15 +24,16 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// The store is where Airflow's backend reads: its `region_name`, and as its `role_arn`.
+    /// The store is the one Airflow's backend reads, where it reads: its `region_name`,
+    /// and as its `role_arn`.
     pub async fn new(sdk: &SdkConfig, backend: Option<&AirflowBackend>) -> Self {
-        let mut store = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        let mut config = sdk.to_builder();
         if let Some(region) = backend.and_then(|b| b.region.as_ref()) {
-            store = store.region(aws_config::Region::new(region.as_str().to_owned()));
+            config.set_region(Some(aws_config::Region::new(region.as_str().to_owned())));
         }
         if let Some(role) = backend.and_then(|b| b.role_arn.as_ref()) {
             // The client's identity cache keeps the assumed credentials until they near
-            // expiry: one AssumeRole for a run, however many secrets it writes.
+            // expiry: one AssumeRole for a run, however many values it writes.
             let provider = AssumeRoleProvider::builder(role.as_str())
                 .session_name(roles::session_name(
                     std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
@@ -38,16 +41,23 @@ impl Aws {
                 .configure(sdk)
                 .build()
                 .await;
-            store = store.credentials_provider(provider);
+            config.set_credentials_provider(Some(SharedCredentialsProvider::new(provider)));
         }
+        let config = config.build();
+        let store: Arc<dyn Store> = match backend.map_or(StoreKind::SecretsManager, |b| b.store) {
+            StoreKind::SecretsManager => {
+                Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::new(&config)))
+            }
+            StoreKind::ParameterStore => {
+                Arc::new(Parameters::new(aws_sdk_ssm::Client::new(&config)))
+            }
+        };
         Self {
             tokens: Arc::new(EcrTokens {
                 ecr: Ecr::new(sdk),
                 roles: Roles::new(sdk),
             }),
-            store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(
-                store.build(),
-            ))),
+            store,
         }
     }
 }

@@ -2,16 +2,15 @@
 //! it: `AIRFLOW__SECRETS__BACKEND` (which backend) and `AIRFLOW__SECRETS__BACKEND_KWARGS`
 //! (its arguments, the JSON of `airflow.cfg`'s `backend_kwargs`). A user pastes what their
 //! Airflow uses, and the function writes exactly the names Airflow reads
-//! (`SecretsManagerBackend.__init__`, `_get_secret`, `build_path`).
+//! (`SecretsManagerBackend.__init__` and `SystemsManagerParameterStoreBackend.__init__`).
 
 use crate::config::ConfigError;
 use crate::connection::Aliases;
-use crate::ids::{ConnId, Region};
+use crate::ids::Region;
+use crate::naming::{LookupPattern, Naming};
 use crate::pull::RoleArn;
-use regex_lite::Regex;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fmt;
 
 pub const BACKEND: &str = "AIRFLOW__SECRETS__BACKEND";
 pub const KWARGS: &str = "AIRFLOW__SECRETS__BACKEND_KWARGS";
@@ -20,83 +19,23 @@ const SECRETS_MANAGER: &str =
 const PARAMETER_STORE: &str =
     "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend";
 pub const DEFAULT_PREFIX: &str = "airflow/connections";
+const DEFAULT_PARAMETER_PREFIX: &str = "/airflow/connections";
 pub const DEFAULT_SEP: &str = "/";
-/// Airflow 3's multi-team mode: `<prefix><sep><team>--<conn_id>` is tried first.
-pub const TEAM_SEP: &str = "--";
+/// What the template scoped its IAM statements to: beside the kwargs they must agree.
+const SECRETS_REGION: &str = "SECRETS_REGION";
+const SECRETS_ROLE_ARN: &str = "SECRETS_ROLE_ARN";
 
-/// `connections_lookup_pattern`: a conn id Airflow would never look up is refused.
-#[derive(Clone)]
-pub struct LookupPattern {
-    pub source: String,
-    regex: Regex,
-}
-
-impl LookupPattern {
-    /// Python's `re.match(pattern, conn_id, re.IGNORECASE)`: anchored at the start only.
-    fn new(source: &str) -> Result<Self, String> {
-        Regex::new(&format!("(?i)^(?:{source})"))
-            .map(|regex| Self { source: source.to_owned(), regex })
-            .map_err(|e| format!("connections_lookup_pattern {source:?} is not a regular expression this function can read: {e}"))
-    }
-
-    pub fn matches(&self, conn_id: &ConnId) -> bool {
-        self.regex.is_match(conn_id.as_str())
-    }
-}
-
-impl fmt::Debug for LookupPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
-    }
-}
-
-impl PartialEq for LookupPattern {
-    fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
-    }
-}
-
-impl Eq for LookupPattern {}
-
-/// How Airflow names a connection's secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Naming {
-    /// As the backend keeps it: trailing separator characters stripped; `""` for none.
-    pub prefix: String,
-    pub sep: String,
-    pub lookup: Option<LookupPattern>,
-}
-
-impl Naming {
-    /// `prefix.rstrip(sep)` when a prefix is given (Python's `rstrip` takes a set of
-    /// characters, hence the closure).
-    pub fn new(prefix: &str, sep: &str, lookup: Option<LookupPattern>) -> Self {
-        let prefix = prefix.trim_end_matches(|c| sep.contains(c)).to_owned();
-        Self {
-            prefix,
-            sep: sep.to_owned(),
-            lookup,
-        }
-    }
-
-    /// The name Airflow looks up: `<prefix><sep><conn_id>`, or the conn id alone without a
-    /// prefix; for a team's task `<prefix><sep><team>--<conn_id>` first.
-    pub fn secret_name(&self, conn_id: &ConnId, team: Option<&str>) -> String {
-        let id = match team {
-            Some(team) => format!("{team}{TEAM_SEP}{conn_id}"),
-            None => conn_id.to_string(),
-        };
-        if self.prefix.is_empty() {
-            id
-        } else {
-            format!("{}{}{id}", self.prefix, self.sep)
-        }
-    }
+/// Which AWS store Airflow's backend reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    SecretsManager,
+    ParameterStore,
 }
 
 /// The backend's settings that decide where and how connections are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AirflowBackend {
+    pub store: StoreKind,
     pub naming: Naming,
     pub aliases: Aliases,
     /// `region_name`: where Airflow reads the secrets, when not the function's region.
@@ -143,24 +82,19 @@ impl AirflowBackend {
     /// `CONNECTIONS_SEP` are the function's older spellings of the same two settings.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match var(BACKEND).as_deref().map(str::trim) {
-            None | Some(SECRETS_MANAGER) => {}
-            Some(PARAMETER_STORE) => {
-                return Err(bad(
-                    BACKEND,
-                    "the Parameter Store backend is not supported yet: this function writes \
-                     Secrets Manager secrets, which that backend never reads",
-                ));
-            }
+        let store = match var(BACKEND).as_deref().map(str::trim) {
+            None | Some(SECRETS_MANAGER) => StoreKind::SecretsManager,
+            Some(PARAMETER_STORE) => StoreKind::ParameterStore,
             Some(other) => {
                 return Err(bad(
                     BACKEND,
                     format!(
-                        "{other:?} is not an AWS secrets backend this function can write for; use {SECRETS_MANAGER}"
+                        "{other:?} is not an AWS secrets backend this function can write for; \
+                         use {SECRETS_MANAGER} or {PARAMETER_STORE}"
                     ),
                 ));
             }
-        }
+        };
         let kwargs: Map<String, Value> = match var(KWARGS) {
             None => Map::new(),
             Some(raw) => serde_json::from_str(&raw).map_err(|e| {
@@ -177,63 +111,121 @@ impl AirflowBackend {
                  Airflow reads no connection there, so there is nothing to write",
             ));
         }
-        let sep = agree(
-            "CONNECTIONS_SEP",
-            lookup("CONNECTIONS_SEP").filter(|v| !v.is_empty()),
-            "sep",
-            text(&kwargs, "sep")?,
-        )?
-        .unwrap_or_else(|| DEFAULT_SEP.to_owned());
+        let legacy_sep = lookup("CONNECTIONS_SEP").filter(|v| !v.is_empty());
+        let sep = match store {
+            StoreKind::SecretsManager => {
+                agree("CONNECTIONS_SEP", legacy_sep, "sep", text(&kwargs, "sep")?)?
+                    .unwrap_or_else(|| DEFAULT_SEP.to_owned())
+            }
+            // The Parameter Store backend takes no `sep`: its separator is always `/`.
+            StoreKind::ParameterStore => match legacy_sep {
+                Some(sep) if sep != DEFAULT_SEP => {
+                    return Err(bad(
+                        "CONNECTIONS_SEP",
+                        format!(
+                            "{sep:?}: the Parameter Store backend always separates with \"/\"; \
+                             unset CONNECTIONS_SEP"
+                        ),
+                    ));
+                }
+                _ => DEFAULT_SEP.to_owned(),
+            },
+        };
+        let naming = |prefix: &str, lookup: Option<LookupPattern>| match store {
+            StoreKind::SecretsManager => Naming::new(prefix, &sep, lookup),
+            StoreKind::ParameterStore => Naming::parameter_store(prefix, lookup),
+        };
         // An empty prefix is a setting of its own (no prefix), so it is not "unset".
-        let legacy_prefix = lookup("CONNECTIONS_PREFIX")
-            .filter(|v| !v.trim().is_empty())
-            .map(|p| Naming::new(&p, &sep, None).prefix);
-        let kwarg_prefix =
-            text(&kwargs, "connections_prefix")?.map(|p| Naming::new(p, &sep, None).prefix);
+        let legacy_prefix = var("CONNECTIONS_PREFIX").map(|p| naming(&p, None).prefix);
+        let kwarg_prefix = text(&kwargs, "connections_prefix")?.map(|p| naming(p, None).prefix);
         let prefix = agree(
             "CONNECTIONS_PREFIX",
             legacy_prefix,
             "connections_prefix",
             kwarg_prefix.as_deref(),
         )?
-        .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        .unwrap_or_else(|| match store {
+            StoreKind::SecretsManager => DEFAULT_PREFIX.to_owned(),
+            StoreKind::ParameterStore => DEFAULT_PARAMETER_PREFIX.to_owned(),
+        });
         let lookup_pattern = text(&kwargs, "connections_lookup_pattern")?
             .map(LookupPattern::new)
             .transpose()
             .map_err(|e| bad(KWARGS, e))?;
-        let extra_words: BTreeMap<String, Vec<String>> = match kwargs.get("extra_conn_words") {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(words) => serde_json::from_value(words.clone()).map_err(|_| {
-                bad(KWARGS, "extra_conn_words is not an object of lists of key names, such as {\"login\": [\"usr\"]}")
-            })?,
+        let aliases = match store {
+            StoreKind::SecretsManager => {
+                let words: BTreeMap<String, Vec<String>> = match kwargs.get("extra_conn_words") {
+                    None | Some(Value::Null) => BTreeMap::new(),
+                    Some(words) => serde_json::from_value(words.clone()).map_err(|_| {
+                        bad(KWARGS, "extra_conn_words is not an object of lists of key names, such as {\"login\": [\"usr\"]}")
+                    })?,
+                };
+                Aliases::with_extra_words(&words).map_err(|e| bad(KWARGS, e))?
+            }
+            StoreKind::ParameterStore => Aliases::from_json_only(),
         };
-        let aliases = Aliases::with_extra_words(&extra_words).map_err(|e| bad(KWARGS, e))?;
-        let region = text(&kwargs, "region_name")?
-            .map(|r| Region::try_from(r.to_owned()))
-            .transpose()
-            .map_err(|e| bad(KWARGS, format!("region_name: {e}")))?;
-        let role_arn = text(&kwargs, "role_arn")?
-            .map(|r| RoleArn::try_from(r.to_owned()))
-            .transpose()
-            .map_err(|e| bad(KWARGS, format!("role_arn: {e}")))?;
-        const USED: &[&str] = &[
-            "connections_prefix",
-            "sep",
-            "connections_lookup_pattern",
-            "extra_conn_words",
+        let region = setting(
+            &lookup,
+            &kwargs,
+            SECRETS_REGION,
             "region_name",
+            Region::try_from,
+        )?;
+        let role_arn = setting(
+            &lookup,
+            &kwargs,
+            SECRETS_ROLE_ARN,
             "role_arn",
-        ];
-        for key in kwargs.keys().filter(|k| !USED.contains(&k.as_str())) {
-            tracing::debug!(key = %key, "backend_kwargs: not used by this function");
+            RoleArn::try_from,
+        )?;
+        let used: &[&str] = match store {
+            StoreKind::SecretsManager => &[
+                "connections_prefix",
+                "sep",
+                "connections_lookup_pattern",
+                "extra_conn_words",
+                "region_name",
+                "role_arn",
+            ],
+            StoreKind::ParameterStore => &[
+                "connections_prefix",
+                "connections_lookup_pattern",
+                "region_name",
+                "role_arn",
+            ],
+        };
+        for key in kwargs.keys().filter(|k| !used.contains(&k.as_str())) {
+            tracing::debug!(key = %key, "backend_kwargs: not used by this backend or function");
         }
         Ok(Self {
-            naming: Naming::new(&prefix, &sep, lookup_pattern),
+            store,
+            naming: naming(&prefix, lookup_pattern),
             aliases,
             region,
             role_arn,
         })
     }
+}
+
+/// A kwarg the template also passes as its own variable (what it scoped IAM to): the two
+/// must agree, and either alone is the setting.
+fn setting<T, E: std::fmt::Display>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    kwargs: &Map<String, Value>,
+    variable: &'static str,
+    kwarg: &str,
+    parse: impl Fn(String) -> Result<T, E>,
+) -> Result<Option<T>, ConfigError> {
+    let legacy = lookup(variable).filter(|v| !v.trim().is_empty());
+    let from_kwargs = text(kwargs, kwarg)?;
+    let source = if from_kwargs.is_some() {
+        KWARGS
+    } else {
+        variable
+    };
+    agree(variable, legacy, kwarg, from_kwargs)?
+        .map(|value| parse(value).map_err(|e| bad(source, format!("{kwarg}: {e}"))))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -292,6 +284,32 @@ mod tests {
     }
 
     #[test]
+    fn parameter_store_is_read_as_its_backend_reads_it() {
+        let b = read(&[(BACKEND, PARAMETER_STORE)]).unwrap();
+        assert_eq!(b.store, StoreKind::ParameterStore);
+        assert_eq!(b.naming.prefix, "/airflow/connections", "its own default");
+        assert_eq!(b.aliases, Aliases::from_json_only(), "no key aliases");
+        // `sep` and `extra_conn_words` are not its arguments: Airflow ignores them, and so
+        // does the function, so the names and keys stay the ones Airflow reads.
+        let b = read(&[
+            (BACKEND, PARAMETER_STORE),
+            (
+                KWARGS,
+                r#"{"connections_prefix": "platform/conns/", "sep": "_",
+                    "extra_conn_words": {"login": ["usr"]}}"#,
+            ),
+            ("CONNECTIONS_PREFIX", "/platform/conns"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (b.naming.prefix.as_str(), b.naming.sep.as_str()),
+            ("/platform/conns", "/")
+        );
+        assert_eq!(b.aliases, Aliases::from_json_only());
+        assert!(read(&[(BACKEND, PARAMETER_STORE), ("CONNECTIONS_SEP", "/")]).is_ok());
+    }
+
+    #[test]
     fn what_cannot_work_is_refused_naming_the_setting() {
         let cases = [
             (
@@ -318,9 +336,33 @@ mod tests {
             ),
             (kwargs(r#"{"role_arn": "admin"}"#), KWARGS, "role_arn"),
             (
-                read(&[(BACKEND, PARAMETER_STORE)]),
-                BACKEND,
-                "not supported yet",
+                read(&[(BACKEND, PARAMETER_STORE), ("CONNECTIONS_SEP", "_")]),
+                "CONNECTIONS_SEP",
+                "always separates with \"/\"",
+            ),
+            (
+                read(&[
+                    ("SECRETS_REGION", "eu-west-1"),
+                    (KWARGS, r#"{"region_name": "us-east-1"}"#),
+                ]),
+                "SECRETS_REGION",
+                "\"eu-west-1\" disagrees with region_name \"us-east-1\"",
+            ),
+            (
+                read(&[
+                    ("SECRETS_ROLE_ARN", "arn:aws:iam::123456789012:role/a"),
+                    (
+                        KWARGS,
+                        r#"{"role_arn": "arn:aws:iam::123456789012:role/b"}"#,
+                    ),
+                ]),
+                "SECRETS_ROLE_ARN",
+                "disagrees with role_arn",
+            ),
+            (
+                read(&[("SECRETS_REGION", "nowhere")]),
+                "SECRETS_REGION",
+                "region_name",
             ),
             (
                 read(&[(
@@ -349,6 +391,24 @@ mod tests {
             assert_eq!(err.variable, variable, "{err}");
             assert!(err.problem.contains(says), "{err}");
         }
+        // The template's IAM scope alone is the setting; agreeing with the kwargs is fine.
+        let scoped = read(&[
+            ("SECRETS_REGION", "eu-west-1"),
+            ("SECRETS_ROLE_ARN", "arn:aws:iam::123456789012:role/a"),
+        ])
+        .unwrap();
+        assert_eq!(
+            scoped.region.map(|r| r.to_string()).as_deref(),
+            Some("eu-west-1")
+        );
+        assert!(scoped.role_arn.is_some());
+        assert!(
+            read(&[
+                ("SECRETS_REGION", "eu-west-1"),
+                (KWARGS, r#"{"region_name": "eu-west-1"}"#)
+            ])
+            .is_ok()
+        );
         // The same prefix spelled with its separator agrees.
         assert!(
             read(&[

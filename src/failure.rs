@@ -20,6 +20,12 @@ pub enum TargetFailure {
          (store the connection as a SecretString)"
     )]
     Binary,
+    #[error(
+        "the parameter is a {0} parameter, which would store the password unencrypted, so it \
+         was left untouched (delete it and the function creates a SecureString, or recreate \
+         it as a SecureString)"
+    )]
+    Unencrypted(String),
     #[error("{0}, so the secret was left untouched")]
     Value(#[from] ConnectionError),
     #[error(

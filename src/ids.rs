@@ -1,6 +1,6 @@
 //! Names checked once, at the edge: an Airflow connection id and an AWS region.
 
-use crate::backend::TEAM_SEP;
+use crate::naming::TEAM_SEP;
 use crate::partition;
 use crate::target::TargetError;
 use serde::Deserialize;

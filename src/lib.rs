@@ -16,6 +16,8 @@ pub mod ids;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod naming;
+pub mod parameters;
 pub mod partition;
 pub mod plan;
 pub mod pull;

@@ -72,6 +72,7 @@ pub fn plan(
             WriteKind::Update,
         ),
         Current::Binary => return Err(TargetFailure::Binary),
+        Current::Unencrypted(kind) => return Err(TargetFailure::Unencrypted(kind.clone())),
     };
     if value.len() > rules.value_limit {
         return Err(TargetFailure::TooLarge {

@@ -18,6 +18,9 @@ pub enum Current {
     },
     /// Binary: Airflow never reads it, and we will not overwrite it.
     Binary,
+    /// A Parameter Store `String` or `StringList` (the type, named): Airflow reads it, but
+    /// a password written there would be stored unencrypted, so it is left alone.
+    Unencrypted(String),
 }
 
 /// What to write and how to make the write idempotent.

@@ -2,8 +2,8 @@
 //! registry its host names. Parsed strictly: a typo in a deploy parameter must fail loudly,
 //! not write a secret Airflow never reads.
 
-use crate::backend::{Naming, TEAM_SEP};
 pub use crate::ids::{ConnId, Region, Team};
+use crate::naming::{Naming, TEAM_SEP};
 pub use crate::pull::{ImageRef, RoleArn};
 pub use crate::registry::{Registry, RegistryHost};
 use serde::Deserialize;

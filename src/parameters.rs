@@ -1,0 +1,193 @@
+//! AWS Systems Manager Parameter Store as a `Store`: read many parameters ten a call,
+//! create or overwrite one, always as a `SecureString`.
+
+use crate::aws_error::{AwsError, ErrorKind};
+use crate::store::{Current, MANAGED_BY_TAG, Store, Write};
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use futures::future::{BoxFuture, join_all};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+
+/// `GetParameters` takes at most 10 names a call (API Reference, `GetParameters`).
+const BATCH: usize = 10;
+/// Parameter Store's default throughput is shared by `PutParameter` and the reads of every
+/// application in the account and region ("AWS Systems Manager endpoints and quotas",
+/// <https://docs.aws.amazon.com/general/latest/gr/ssm.html>, and "Changing Parameter Store
+/// throughput", <https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html>).
+/// A run takes a small share of it, so Airflow's own reads are not throttled by a refresh.
+const WRITES_PER_SECOND: usize = 3;
+/// A standard parameter's value is at most 4 KB (API Reference, `PutParameter`, `Value`).
+/// The function never picks the paid advanced tier on a user's behalf.
+const VALUE_LIMIT: usize = 4_096;
+const DESCRIPTION: &str =
+    "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher";
+
+#[derive(Debug, Clone)]
+pub struct Parameters {
+    client: Client,
+}
+
+impl Parameters {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Reads every name, 10 a call, the calls concurrently: one result per name, in order.
+    async fn read_all(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
+        batches.into_iter().flatten().collect()
+    }
+
+    /// One call; if it fails as a whole and holds more than one name (one parameter's KMS
+    /// key can do that), each name is read on its own, so one never fails the others.
+    async fn read_batch(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        let output = match self
+            .client
+            .get_parameters()
+            .set_names(Some(names.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if names.len() > 1 => {
+                tracing::warn!(
+                    parameters = names.len(),
+                    error = %read_error(&e),
+                    "batch read failed as a whole; reading its parameters one by one"
+                );
+                let one_by_one = names
+                    .iter()
+                    .map(|name| self.read_batch(std::slice::from_ref(name)));
+                return join_all(one_by_one).await.into_iter().flatten().collect();
+            }
+            Err(e) => return vec![Err(read_error(&e))],
+        };
+        let mut found: HashMap<&str, Current> = HashMap::new();
+        for parameter in output.parameters() {
+            let Some(name) = parameter.name() else {
+                continue;
+            };
+            let current = match (parameter.r#type(), parameter.value()) {
+                (Some(ParameterType::SecureString), Some(value)) => Current::Text {
+                    value: SecretString::from(value.to_owned()),
+                    version_id: parameter.version().to_string(),
+                },
+                (kind, _) => {
+                    Current::Unencrypted(kind.map_or("untyped", |k| k.as_str()).to_owned())
+                }
+            };
+            found.insert(name, current);
+        }
+        // `InvalidParameters` lists the names that do not exist.
+        names
+            .iter()
+            .map(|name| Ok(found.remove(name.as_str()).unwrap_or(Current::Missing)))
+            .collect()
+    }
+
+    async fn tagged(&self, name: &str) -> Result<bool, AwsError> {
+        let tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ssm:ListTagsForResource", &e))?;
+        Ok(tags
+            .tag_list()
+            .iter()
+            .any(|t| t.key() == MANAGED_BY_TAG.0 && t.value() == MANAGED_BY_TAG.1))
+    }
+
+    /// `PutParameter` takes no request token: a create that a retry finds already made is
+    /// `ParameterAlreadyExists`, which the writer re-reads and compares, and an overwrite
+    /// with the same value is harmless.
+    async fn put(
+        &self,
+        write: &Write<'_>,
+        kms_key_id: Option<&str>,
+        create: bool,
+    ) -> Result<(), AwsError> {
+        let mut request = self
+            .client
+            .put_parameter()
+            .name(write.name)
+            .value(write.value.expose_secret())
+            .r#type(ParameterType::SecureString)
+            .set_key_id(kms_key_id.map(str::to_owned))
+            .overwrite(!create);
+        if create {
+            // Tags only on create: PutParameter refuses them with Overwrite.
+            let tag = Tag::builder()
+                .key(MANAGED_BY_TAG.0)
+                .value(MANAGED_BY_TAG.1)
+                .build()
+                .map_err(|e| {
+                    AwsError::new(
+                        "ssm:PutParameter",
+                        ErrorKind::Other,
+                        None,
+                        Some(&e.to_string()),
+                    )
+                })?;
+            request = request.description(DESCRIPTION).tags(tag);
+        }
+        let Err(e) = request.send().await else {
+            return Ok(());
+        };
+        let service = e.as_service_error();
+        let kind = if service.is_some_and(|s| s.is_parameter_already_exists()) {
+            Some(ErrorKind::Exists)
+        } else if service.is_some_and(|s| s.is_invalid_key_id()) {
+            Some(ErrorKind::Kms)
+        } else if service.is_some_and(|s| s.is_too_many_updates()) {
+            Some(ErrorKind::Throttled)
+        } else {
+            None
+        };
+        Err(AwsError::from_sdk("ssm:PutParameter", &e).typed(kind))
+    }
+}
+
+fn read_error<R: std::fmt::Debug>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_ssm::operation::get_parameters::GetParametersError,
+        R,
+    >,
+) -> AwsError {
+    let kms = e.as_service_error().is_some_and(|s| s.is_invalid_key_id());
+    AwsError::from_sdk("ssm:GetParameters", e).typed(kms.then_some(ErrorKind::Kms))
+}
+
+impl Store for Parameters {
+    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
+        Box::pin(self.read_all(names))
+    }
+
+    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
+        Box::pin(self.tagged(name))
+    }
+
+    fn create<'a>(
+        &'a self,
+        write: &'a Write<'a>,
+        kms_key_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.put(write, kms_key_id, true))
+    }
+
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.put(write, None, false))
+    }
+
+    fn writes_per_second(&self) -> usize {
+        WRITES_PER_SECOND
+    }
+
+    fn value_limit(&self) -> usize {
+        VALUE_LIMIT
+    }
+}
