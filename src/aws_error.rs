@@ -111,6 +111,12 @@ impl AwsError {
 
     fn hint(&self) -> Option<String> {
         match self.kind {
+            ErrorKind::Kms if self.action.starts_with("ssm:") => Some(
+                "the KMS key that encrypts the parameter refuses the function's role: allow the \
+                 role kms:Encrypt, kms:GenerateDataKey and kms:Decrypt in that key's policy, and \
+                 give the key's ARN to the template (KmsKeyArn, ExtraKmsKeyArns)"
+                    .into(),
+            ),
             ErrorKind::Kms => Some(
                 "the KMS key that encrypts the secret refuses the function's role: allow the \
                  role kms:GenerateDataKey and kms:Decrypt in that key's policy, and give the key's \

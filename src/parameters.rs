@@ -4,7 +4,7 @@
 use crate::aws_error::{AwsError, ErrorKind};
 use crate::store::{Current, MANAGED_BY_TAG, Store, Write};
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -102,6 +102,39 @@ impl Parameters {
             .any(|t| t.key() == MANAGED_BY_TAG.0 && t.value() == MANAGED_BY_TAG.1))
     }
 
+    /// The KMS key that encrypts an existing parameter. `PutParameter` without `KeyId`
+    /// re-encrypts with the account's default key (`alias/aws/ssm`), so an overwrite
+    /// passes the parameter's own key: a user's key choice is theirs to keep.
+    /// `GetParameters` does not return it; `DescribeParameters` does.
+    async fn key_of(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let filter = ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| {
+                AwsError::new(
+                    "ssm:DescribeParameters",
+                    ErrorKind::Other,
+                    None,
+                    Some(&e.to_string()),
+                )
+            })?;
+        let described = self
+            .client
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ssm:DescribeParameters", &e))?;
+        Ok(described
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .and_then(|p| p.key_id())
+            .map(str::to_owned))
+    }
+
     /// `PutParameter` takes no request token: a create that a retry finds already made is
     /// `ParameterAlreadyExists`, which the writer re-reads and compares, and an overwrite
     /// with the same value is harmless.
@@ -180,7 +213,10 @@ impl Store for Parameters {
     }
 
     fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.put(write, None, false))
+        Box::pin(async move {
+            let key = self.key_of(write.name).await?;
+            self.put(write, key.as_deref(), false).await
+        })
     }
 
     fn writes_per_second(&self) -> usize {

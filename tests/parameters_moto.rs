@@ -204,3 +204,41 @@ async fn dry_run_and_oversized_values_write_nothing() {
         "the other still written"
     );
 }
+
+#[tokio::test]
+async fn an_overwrite_keeps_the_parameters_own_kms_key() {
+    // The key is looked up with DescribeParameters before the overwrite. moto keeps a
+    // parameter's key even when an overwrite names none (AWS does not), so the request
+    // itself is checked in tests/faults_parameters.rs; here the real SDK call runs.
+    let prefix = unique_prefix("ssm-key");
+    let name = format!("/{prefix}/keyed");
+    ssm()
+        .await
+        .put_parameter()
+        .name(&name)
+        .value(OLD_CONNECTION)
+        .r#type(ParameterType::SecureString)
+        .key_id("alias/their-key")
+        .send()
+        .await
+        .unwrap();
+    let app = ssm_app(&prefix, "keyed", &[("KMS_KEY_ID", "alias/new-ones")]).await;
+    let report = invoke(&app, json!({})).await.unwrap();
+    assert_eq!(report.connections[0].action, Action::Updated);
+    let described = ssm()
+        .await
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .values(&name)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.parameters()[0].key_id(), Some("alias/their-key"));
+    assert_eq!(read(&name).await.unwrap().2, 2);
+}

@@ -1,0 +1,163 @@
+//! The Parameter Store adapter against AWS's documented answers where moto differs,
+//! injected with aws-smithy-mocks: the KMS key an overwrite must keep, throttling, and a
+//! batch read that fails as a whole.
+
+// Test helpers: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airflow_ecr_refresher::app;
+use airflow_ecr_refresher::aws_error::ErrorKind;
+use airflow_ecr_refresher::parameters::Parameters;
+use airflow_ecr_refresher::store::{Current, Store, Write};
+use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
+use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
+use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
+use aws_sdk_ssm::types::{Parameter, ParameterMetadata, ParameterType};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use secrecy::SecretString;
+
+const NAME: &str = "/airflow/connections/ecr";
+/// AWS's JSON-protocol throttling answer: HTTP 400, `ThrottlingException`, "Rate exceeded"
+/// (Systems Manager API Reference, "Common Errors").
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+
+fn store(rules: &[&Rule]) -> Parameters {
+    // The function's own retry settings.
+    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules, |c| c
+        .retry_config(app::retries())
+        .timeout_config(app::timeouts()));
+    Parameters::new(client)
+}
+
+fn write<'a>(value: &'a SecretString) -> Write<'a> {
+    Write {
+        name: NAME,
+        value,
+        request_token: "unused by Parameter Store",
+    }
+}
+
+#[tokio::test]
+async fn an_overwrite_passes_the_parameters_own_kms_key_and_no_tags() {
+    // PutParameter without KeyId encrypts with alias/aws/ssm (API Reference, PutParameter,
+    // KeyId); moto keeps the old key either way, so only the request shows it.
+    let described = mock!(aws_sdk_ssm::Client::describe_parameters).then_output(|| {
+        DescribeParametersOutput::builder()
+            .parameters(
+                ParameterMetadata::builder()
+                    .name(NAME)
+                    .key_id("alias/their-key")
+                    .build(),
+            )
+            .build()
+    });
+    let put = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| {
+            r.key_id() == Some("alias/their-key")
+                && r.overwrite() == Some(true)
+                && r.r#type() == Some(&ParameterType::SecureString)
+                && r.tags().is_empty()
+        })
+        .then_output(|| PutParameterOutput::builder().version(2).build());
+    let value = SecretString::from("docker://AWS:pw@h".to_owned());
+    store(&[&described, &put])
+        .update(&write(&value))
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttled_writes_are_retried_and_persistent_throttling_is_named() {
+    let throttled = mock!(aws_sdk_ssm::Client::put_parameter)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(2)
+        .output(|| PutParameterOutput::builder().version(1).build())
+        .build();
+    let value = SecretString::from("docker://AWS:pw@h".to_owned());
+    store(&[&throttled])
+        .create(&write(&value), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        throttled.num_calls(),
+        3,
+        "two throttled answers, then the write"
+    );
+
+    let always = mock!(aws_sdk_ssm::Client::put_parameter)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .repeatedly()
+        .build();
+    let err = store(&[&always])
+        .create(&write(&value), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Throttled);
+    assert_eq!(always.num_calls(), 4, "the function's four attempts");
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_as_a_whole_is_read_name_by_name() {
+    // One parameter's KMS key refusing decryption fails the whole GetParameters call
+    // (AccessDeniedException naming KMS); the others must still be read.
+    let bad = "/airflow/connections/bad";
+    let whole = mock!(aws_sdk_ssm::Client::get_parameters)
+        .match_requests(|r| r.names().len() > 1)
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"AccessDeniedException","message":"The ciphertext refers to a KMS key you are not allowed to access."}"#,
+                ),
+            )
+        });
+    let one_bad = mock!(aws_sdk_ssm::Client::get_parameters)
+        .match_requests(move |r| r.names() == [bad.to_owned()])
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"AccessDeniedException","message":"The ciphertext refers to a KMS key you are not allowed to access."}"#,
+                ),
+            )
+        });
+    let one_good = mock!(aws_sdk_ssm::Client::get_parameters)
+        .match_requests(|r| r.names() == [NAME.to_owned()])
+        .then_output(|| {
+            GetParametersOutput::builder()
+                .parameters(
+                    Parameter::builder()
+                        .name(NAME)
+                        .r#type(ParameterType::SecureString)
+                        .value("docker://AWS:old@h")
+                        .version(3)
+                        .build(),
+                )
+                .build()
+        });
+    let names = [
+        NAME.to_owned(),
+        bad.to_owned(),
+        "/airflow/connections/none".to_owned(),
+    ];
+    let none = mock!(aws_sdk_ssm::Client::get_parameters)
+        .match_requests(|r| r.names() == ["/airflow/connections/none".to_owned()])
+        .then_output(|| {
+            GetParametersOutput::builder()
+                .invalid_parameters("/airflow/connections/none")
+                .build()
+        });
+    let read = store(&[&whole, &one_bad, &one_good, &none])
+        .read(&names)
+        .await;
+    assert!(matches!(&read[0], Ok(Current::Text { version_id, .. }) if version_id == "3"));
+    assert!(
+        matches!(&read[1], Err(e) if e.kind == ErrorKind::Kms),
+        "{:?}",
+        read[1]
+    );
+    assert!(matches!(read[2], Ok(Current::Missing)));
+}
