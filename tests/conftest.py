@@ -39,6 +39,12 @@ def secrets(moto_url: str) -> Any:
 
 
 @pytest.fixture(scope="session")
+def ssm(moto_url: str) -> Any:
+    """Parameter Store straight at moto, like `secrets`."""
+    return boto3.client("ssm", endpoint_url=moto_url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
 def _proxy_process(moto_url: str, request: pytest.FixtureRequest) -> Iterator[ProxyControl]:
     with running_proxy(moto_url) as proxy:
         yield proxy

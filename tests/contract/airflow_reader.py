@@ -21,6 +21,7 @@ from contract.fake_docker import FakeDocker
 
 PROBE = Path(__file__).with_name("airflow_probe.py")
 BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+PARAMETER_STORE = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
 # Given to Airflow as AWS_ENDPOINT_URL: a backend that ignored its endpoint_url
 # kwarg would fail on this closed local port instead of reaching real AWS.
 DEAD_ENDPOINT = "http://127.0.0.1:9"
@@ -33,12 +34,12 @@ class Airflow:
         self.name, self.python, self.moto_url, self.docker = name, python, moto_url, docker
         self.probes: dict[str, tuple[subprocess.Popen[str], tempfile.TemporaryDirectory[str]]] = {}
 
-    def read(self, conn_ids: list[str], **backend_kwargs: Any) -> dict[str, Any]:
+    def read(self, conn_ids: list[str], backend: str = BACKEND, **backend_kwargs: Any) -> dict[str, Any]:
         """What this Airflow's get_connection and DockerHook login see for each conn id."""
         kwargs = {"connections_prefix": "airflow/connections", "region_name": "us-east-1",
                   "endpoint_url": self.moto_url, **backend_kwargs}
-        key = json.dumps(kwargs, sort_keys=True)
-        process = self._probe(key)
+        key = backend + " " + json.dumps(kwargs, sort_keys=True)
+        process = self._probe(backend, key)
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(json.dumps(conn_ids) + "\n")
         process.stdin.flush()
@@ -53,8 +54,9 @@ class Airflow:
                 pytest.fail(f"{self.name} probe died ({process.wait()}):\n{text.read()[-3000:]}")
         return json.loads(line)["results"]
 
-    def _probe(self, kwargs: str) -> subprocess.Popen[str]:
-        if kwargs not in self.probes:
+    def _probe(self, backend: str, key: str) -> subprocess.Popen[str]:
+        if key not in self.probes:
+            kwargs = key.split(" ", 1)[1]
             home = tempfile.TemporaryDirectory()
             env = {
                 "PATH": os.environ["PATH"],
@@ -65,7 +67,7 @@ class Airflow:
                 # when config.json already holds credentials for the registry.
                 "DOCKER_CONFIG": home.name,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__SECRETS__BACKEND": BACKEND,
+                "AIRFLOW__SECRETS__BACKEND": backend,
                 "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs,
                 "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
@@ -74,8 +76,8 @@ class Airflow:
             with open(os.path.join(home.name, "probe.log"), "w") as log:
                 process = subprocess.Popen([self.python, str(PROBE), self.docker.url, "--serve"], env=env, text=True,
                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
-            self.probes[kwargs] = (process, home)
-        return self.probes[kwargs][0]
+            self.probes[key] = (process, home)
+        return self.probes[key][0]
 
     def close(self) -> None:
         for process, home in self.probes.values():
