@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the Python venvs the tests and checks run in, cached between runs.
 #
-#   scripts/bootstrap.sh [tools|airflow3|airflow2|lint|checkov ...]
-#                        (default: tools airflow3 airflow2, what the test suites need)
+#   scripts/bootstrap.sh [tools|airflow3|airflow2|airflow2_mwaa_oldest|lint|checkov ...]
+#                        (default: tools airflow3 airflow2 airflow2_mwaa_oldest, what the
+#                        test suites need)
 #
-# tools: moto, pytest, cargo-lambda; airflow3/airflow2: Airflow with the amazon and
-# docker providers; lint: sam, cfn-lint, cargo-lambda (scripts/lint-template.sh,
-# scripts/sam-build.sh); checkov, alone because its pins clash with the others.
+# tools: moto, pytest, cargo-lambda; airflow3/airflow2/airflow2_mwaa_oldest: Airflow with
+# the amazon and docker providers (the last: the oldest Airflow 2 line Amazon MWAA still
+# offers, with MWAA's pins; see its requirements file); lint: sam, cfn-lint, cargo-lambda
+# (scripts/lint-template.sh, scripts/sam-build.sh); checkov, alone because its pins clash
+# with the others.
 # Each one is built from tests/requirements/<name>.txt and lives in $AER_CACHE/venv/<name>-<hash>, where the hash covers its
 # requirements file and the interpreter version, so editing the file builds a
 # fresh venv (and removes the stale one) while an unchanged one is reused as is.
@@ -14,8 +17,8 @@
 # an interrupted or failed install is redone, never half-used.
 #
 # On success prints one line: the path of an env file to source, which puts the
-# tools venv on PATH and sets AIRFLOW3_PYTHON / AIRFLOW2_PYTHON, AER_LINT_VENV and
-# AER_CHECKOV_VENV. Progress goes to
+# tools venv on PATH and sets AIRFLOW3_PYTHON / AIRFLOW2_PYTHON /
+# AIRFLOW2_MWAA_OLDEST_PYTHON, AER_LINT_VENV and AER_CHECKOV_VENV. Progress goes to
 # stderr and only when something is installed. Any failure exits non-zero.
 set -euo pipefail
 
@@ -27,9 +30,9 @@ export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$cache/pip}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 mkdir -p "$cache/venv"
 
-all=(tools airflow3 airflow2 lint checkov)
+all=(tools airflow3 airflow2 airflow2_mwaa_oldest lint checkov)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(tools airflow3 airflow2)
+[ ${#wanted[@]} -gt 0 ] || wanted=(tools airflow3 airflow2 airflow2_mwaa_oldest)
 
 pyver=$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 
@@ -119,6 +122,7 @@ export AER_TOOLS_VENV="$(venv_dir tools)"
 export PATH="\$AER_TOOLS_VENV/bin:\$PATH"
 export AIRFLOW3_PYTHON="$(venv_dir airflow3)/bin/python"
 export AIRFLOW2_PYTHON="$(venv_dir airflow2)/bin/python"
+export AIRFLOW2_MWAA_OLDEST_PYTHON="$(venv_dir airflow2_mwaa_oldest)/bin/python"
 export AER_LINT_VENV="$(venv_dir lint)"
 export AER_CHECKOV_VENV="$(venv_dir checkov)"
 ENV

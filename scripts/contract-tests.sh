@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue 3's test command: builds (or reuses) the tools and both Airflow venvs,
+# Issue 3's test command: builds (or reuses) the tools and the three Airflow venvs,
 # starts moto, and runs the proxy self-test and the Airflow contract tests.
 #
-#   scripts/contract-tests.sh [PYTEST ARGS...]     e.g. -k airflow2, -x
+#   scripts/contract-tests.sh [PYTEST ARGS...]     e.g. -k airflow2_mwaa_oldest, -x
+#                                                  (-k airflow2 selects both Airflow 2 venvs)
 #
 # A piece that cannot be installed fails bootstrap, and so this command.
 set -euo pipefail

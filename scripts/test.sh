@@ -2,9 +2,10 @@
 # `make test`: every test, on a fresh machine or a warm one.
 #
 # Installs (or reuses) the Python venvs: tools (moto, cargo-lambda, pytest), Airflow 3,
-# Airflow 2 and the template linters. Then: lints; with one moto server on 127.0.0.1 the
-# Rust unit, integration, fault and property tests and the Python suites (Airflow
-# contract tests through cargo-lambda's emulator, request counts, the test proxy); the
+# Airflow 2.10, the oldest Airflow 2 line Amazon MWAA still offers (2.7.2) and the template
+# linters. Then: lints; with one moto server on 127.0.0.1 the Rust unit, integration, fault
+# and property tests and the Python suites (Airflow contract tests through cargo-lambda's
+# emulator, request counts, the test proxy); the
 # template checks (template.yaml and the generated template-prebuilt.yaml, the release
 # metadata); the CI workflows' lint; `sam build` of the Lambda package; that build's
 # bootstrap (arm64, under qemu user-mode emulation) through a new secret, an update and a

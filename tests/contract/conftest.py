@@ -1,5 +1,5 @@
 """Fixtures for the Airflow contract tests: the Lambda under cargo-lambda,
-the fake Docker engine, and the two Airflow venvs built by scripts/bootstrap.sh."""
+the fake Docker engine, and the three Airflow venvs built by scripts/bootstrap.sh."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from contract.lambda_emulator import LambdaEmulator
 from support.proxy_control import ProxyControl
 
 REPO = Path(__file__).resolve().parents[2]
-AIRFLOWS = {"airflow3": "AIRFLOW3_PYTHON", "airflow2": "AIRFLOW2_PYTHON"}
+# The newest Airflow 3, Airflow 2.10, and the oldest Airflow 2 line Amazon MWAA still offers
+# (2.7.2 with amazon provider 8.7.1, as MWAA pins it; the sources are cited in
+# tests/requirements/airflow2_mwaa_oldest.txt, starting from
+# https://docs.aws.amazon.com/mwaa/latest/userguide/airflow-versions.html).
+AIRFLOWS = {"airflow3": "AIRFLOW3_PYTHON", "airflow2": "AIRFLOW2_PYTHON",
+            "airflow2_mwaa_oldest": "AIRFLOW2_MWAA_OLDEST_PYTHON"}
 
 
 @pytest.fixture(scope="session")

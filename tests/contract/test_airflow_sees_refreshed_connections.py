@@ -3,7 +3,7 @@ connections that real Airflow 2 and 3 read through SecretsManagerBackend, and
 DockerHook's login carries exactly those credentials to the Docker engine.
 
 Each scenario runs the Lambda once (session fixture); the tests then read the
-result with both Airflow venvs (the `airflow` fixture is parametrized).
+result with every Airflow venv (the `airflow` fixture is parametrized).
 Conn ids are unique per run so the shared moto needs no cleanup, and every
 scenario gets its own ECR password from the proxy, so a stale value cannot pass.
 """

@@ -1,11 +1,15 @@
 """Issue 14 under the Lambda runtime: configured with the same
 AIRFLOW__SECRETS__BACKEND_KWARGS as Airflow, the function writes exactly the secrets real
 Airflow 2 and 3 then read with those kwargs: a custom prefix given with its separator, a
-lookup pattern, an extra_conn_words spelling, and no prefix at all."""
+lookup pattern, an extra_conn_words spelling, no prefix at all, and the amazon provider's
+deprecated format kwargs that an older MWAA environment may still carry."""
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets as random
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -13,7 +17,8 @@ import pytest
 from contract.airflow_reader import Airflow
 from contract.checks import password_mismatch
 from contract.lambda_emulator import LambdaEmulator
-from contract.scenario import Scenario, assert_airflow_sees, host, new_password, ok, put_secret, run, unique
+from contract.scenario import (SPECIAL_PASSWORD, Scenario, assert_airflow_sees, host, new_password, ok, put_secret,
+                               run, unique)
 from support.proxy_control import ProxyControl
 
 CUSTOM = {"connections_prefix": "platform/airflow-conns/", "sep": "/", "connections_lookup_pattern": "^ct_kw",
@@ -69,6 +74,54 @@ def test_a_conn_id_outside_the_lookup_pattern_is_refused(emulator: LambdaEmulato
     assert not invocation.ok
     assert "InvalidRequest" in invocation.error, invocation.error[-2000:]
     assert not [t for t in aws_proxy.requests() if t.startswith("secretsmanager.")], "nothing read or written"
+
+
+# Kwargs from before amazon provider 7.0.0, which detects each secret's format itself. 7.x and
+# 8.x (MWAA's Airflow 2.7.2 ships 8.7.1) ignore full_url_mode but still honour
+# are_secret_values_urlencoded: every value of a JSON secret is URL-decoded. 9.0.0 ignores both.
+LEGACY = {"full_url_mode": False, "are_secret_values_urlencoded": True}
+URL_DECODES_JSON = {"airflow2_mwaa_oldest"}  # the venvs whose amazon provider is older than 9.0.0
+
+
+def ecr_like_password() -> str:
+    """Shaped like a real ECR token's password: base64, with '+', '/' and '=' but never '%'."""
+    return base64.b64encode(b"\xfb\xff\xfe" + random.token_bytes(61)).decode()
+
+
+@pytest.fixture(scope="session")
+def legacy_runs(emulator: LambdaEmulator, proxy: ProxyControl, secrets: Any) -> dict[str, tuple[Scenario, str]]:
+    """New secrets written with LEGACY in the function's kwargs: JSON and URI with a token
+    shaped like ECR's, and JSON with a password that has percent escapes in it."""
+    runs = {}
+    for name, env, password in (("json", {}, ecr_like_password()),
+                                ("uri", {"SECRET_FORMAT": "uri"}, ecr_like_password()),
+                                ("json_percent", {}, SPECIAL_PASSWORD)):
+        conn_id = unique(f"legacy_{name}")
+        runs[name] = run(emulator, proxy, secrets, {"AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(LEGACY),
+                                                    "CONNECTIONS": conn_id, **env},
+                         ecr_password=password, passwords={conn_id: password},
+                         secret_names=[f"airflow/connections/{conn_id}"]), conn_id
+    return runs
+
+
+@pytest.mark.parametrize("name", ["json", "uri"])
+def test_legacy_format_kwargs_read_an_ecr_token_intact(legacy_runs: Any, airflow: Airflow, name: str) -> None:
+    scenario, conn_id = legacy_runs[name]
+    assert ok(scenario)[conn_id]["action"] == "created"
+    seen = airflow.read([conn_id], **LEGACY)[conn_id]
+    assert_airflow_sees(seen, registry=host(), password=scenario.passwords[conn_id],
+                        extra={"reauth": True} if name == "json" else {"reauth": "true"})
+
+
+def test_are_secret_values_urlencoded_decodes_json_values_before_amazon_9(legacy_runs: Any, airflow: Airflow) -> None:
+    """What makes the test above meaningful on amazon 8.x: the kwarg really is in force there,
+    and a '%' in a JSON value would be decoded. An ECR token never has one."""
+    scenario, conn_id = legacy_runs["json_percent"]
+    ok(scenario)
+    seen = airflow.read([conn_id], **LEGACY)[conn_id]
+    decoded = airflow.name in URL_DECODES_JSON
+    password = urllib.parse.unquote(SPECIAL_PASSWORD) if decoded else SPECIAL_PASSWORD
+    assert_airflow_sees(seen, registry=host(), password=password, extra={"reauth": True})
 
 
 TEAM_PROBE = """
