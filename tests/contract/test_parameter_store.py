@@ -21,6 +21,7 @@ PREFIX = "/airflow/connections"
 ENV = {"AIRFLOW__SECRETS__BACKEND": PARAMETER_STORE,
        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_prefix": PREFIX})}
 ALIASED = {"conn_type": "docker", "host": "old.example.com", "user": "AWS", "password": "old"}
+THEIRS = "postgresql://etl:db-password@db.example.com:5432/warehouse"
 
 
 def parameter(ssm: Any, conn_id: str) -> dict[str, Any] | None:
@@ -31,17 +32,20 @@ def parameter(ssm: Any, conn_id: str) -> dict[str, Any] | None:
 @pytest.fixture(scope="session")
 def parameter_runs(emulator: LambdaEmulator, proxy: ProxyControl, secrets: Any,
                    ssm: Any) -> tuple[dict[str, str], Scenario, Scenario]:
-    ids = {kind: unique(f"ps_{kind}") for kind in ("new_json", "new_uri", "old_uri", "aliased")}
+    ids = {kind: unique(f"ps_{kind}") for kind in ("new_json", "new_uri", "old_uri", "aliased", "theirs")}
     ssm.put_parameter(Name=f"{PREFIX}/{ids['old_uri']}", Type="SecureString",
                       Value=f"docker://AWS:old@{host()}?email=ops%40example.com&reauth=false")
     ssm.put_parameter(Name=f"{PREFIX}/{ids['aliased']}", Type="SecureString", Value=json.dumps(ALIASED))
+    # Someone's database login under a mistyped conn id: its tags are read, and it is kept.
+    ssm.put_parameter(Name=f"{PREFIX}/{ids['theirs']}", Type="SecureString", Value=THEIRS)
     password = new_password()
     json_run = run(emulator, proxy, secrets, {**ENV, "CONNECTIONS": f"{ids['new_json']},{ids['old_uri']}"},
                    ecr_password=password, passwords={ids["new_json"]: password, ids["old_uri"]: password},
                    secret_names=[])
     password = new_password()
     uri_run = run(emulator, proxy, secrets,
-                  {**ENV, "CONNECTIONS": f"{ids['new_uri']},{ids['aliased']}", "SECRET_FORMAT": "uri"},
+                  {**ENV, "CONNECTIONS": f"{ids['new_uri']},{ids['aliased']},{ids['theirs']}",
+                   "SECRET_FORMAT": "uri"},
                   ecr_password=password, passwords={ids["new_uri"]: password}, secret_names=[])
     return ids, json_run, uri_run
 
@@ -70,9 +74,14 @@ def test_a_json_parameter_airflow_cannot_load_is_reported_and_untouched(paramete
                                                                         ssm: Any) -> None:
     ids, _, uri_run = parameter_runs
     assert not uri_run.invocation.ok, "a failed connection fails the invocation"
-    assert ids["aliased"] in uri_run.invocation.error and "\"user\"" in uri_run.invocation.error
+    # cargo-lambda wraps the error's lines in a box: read it as one line.
+    error = " ".join(uri_run.invocation.error.replace("│", " ").split())
+    assert ids["aliased"] in error and "not the key \"user\"" in error, error[-2000:]
     stored = parameter(ssm, ids["aliased"])
     assert stored is not None and json.loads(stored["Value"]) == ALIASED
+    assert ids["theirs"] in error and 'a "postgresql" connection, not a Docker one' in error, error[-2000:]
+    theirs = parameter(ssm, ids["theirs"])
+    assert theirs is not None and theirs["Value"] == THEIRS and theirs["Version"] == 1
     # Airflow itself cannot load it: the key the function refused is the reason.
     seen = airflow.read([ids["aliased"]], backend=PARAMETER_STORE, connections_prefix=PREFIX)
     assert_not_found(seen[ids["aliased"]])
