@@ -66,12 +66,12 @@ def setup(secrets: Any, count: int, regions: int, existing_every: int) -> tuple[
 
 
 def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags: str,
-        faults: list[dict] = ()) -> tuple[dict, collections.Counter]:
+        faults: list[dict] = (), **env_extra: str) -> tuple[dict, collections.Counter]:
     proxy.reset()
     if faults:
         proxy.configure(faults=list(faults))
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
-               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1")
+               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
     done = subprocess.run([binary, *flags], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -149,12 +149,7 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     log = [e for e in aws_proxy.log() if e["target"] in (PUT, CREATE)]
     retries = [e for e in log if e["attempt"] != 1]
     assert len(retries) == sum(not moto_served(e) for e in log) >= 1, log
-    writes = sorted(e["at"] for e in log if e["attempt"] == 1)
-    waves = [[writes[0]]]
-    for previous, at in zip(writes, writes[1:]):
-        if at - previous > 0.3:  # a pause: the next second's writes
-            waves.append([])
-        waves[-1].append(at)
+    waves = first_try_waves(log, PUT, CREATE)
     assert [len(w) for w in waves] == [50, 50, 20]
     # Sent a second apart. The first wave reaches the proxy late by however long the proxy
     # takes to accept 50 new connections (0.2 s seen on a loaded CI machine); the later
@@ -162,3 +157,48 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     starts = [w[0] for w in waves]
     assert starts[1] - starts[0] >= 0.6, starts
     assert starts[2] - starts[1] >= 0.8, starts
+
+
+# --- Parameter Store ---------------------------------------------------------------------
+SSM_BACKEND = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
+GET_PARAMETERS = "AmazonSSM.GetParameters"
+DESCRIBE = "AmazonSSM.DescribeParameters"
+PUT_PARAMETER = "AmazonSSM.PutParameter"
+
+
+def first_try_waves(log: list[dict], *targets: str) -> list[list[float]]:
+    """The first tries of these writes, grouped by the pauses between seconds."""
+    writes = sorted(e["at"] for e in log if e["target"] in targets and e["attempt"] == 1)
+    waves = [[writes[0]]]
+    for previous, at in zip(writes, writes[1:]):
+        if at - previous > 0.3:  # a pause: the next second's writes
+            waves.append([])
+        waves[-1].append(at)
+    return waves
+
+
+def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
+    binary: str, aws_proxy: ProxyControl, ssm: Any
+) -> None:
+    """GetParameters takes ten names a call; PutParameter's default quota is 3 a second
+    per account and region ("AWS Systems Manager endpoints and quotas",
+    https://docs.aws.amazon.com/general/latest/gr/ssm.html), shared with every other
+    writer, so 11 connections go out as 3, 3, 3 and 2 writes, a second apart. An overwrite
+    first reads the parameter's KMS key (DescribeParameters)."""
+    prefix = f"/counts-{uuid.uuid4().hex[:10]}"
+    conns = [{"conn_id": f"ecr_{i:03d}", "region": REGIONS[i % 2]} for i in range(11)]
+    existing = {f"{prefix}/{c['conn_id']}" for c in conns[:4]}
+    for name in existing:
+        ssm.put_parameter(Name=name, Value=EXISTING, Type="SecureString")
+
+    report, seen = run(binary, aws_proxy, prefix, conns, AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    actions = collections.Counter(c["action"] for c in report["connections"])
+    assert actions == {"updated": 4, "created": 7}
+    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2, DESCRIBE: 4, PUT_PARAMETER: 11}), seen
+    waves = first_try_waves(aws_proxy.log(), PUT_PARAMETER)
+    assert [len(w) for w in waves] == [3, 3, 3, 2]
+    starts = [w[0] for w in waves]
+    assert all(b - a >= 0.8 for a, b in zip(starts, starts[1:])), starts
+
+    report, seen = run(binary, aws_proxy, prefix, conns, "--dry-run", AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2}), seen
