@@ -31,44 +31,75 @@ async fn no_log_level_filter_or_format_prints_the_token_or_a_password() {
     let old_password = "Old-Password-Sentinel";
     let old = OLD_CONNECTION.replace("\"old\"", &format!("\"{old_password}\""));
     create(&client, &format!("{prefix}/old"), &old).await;
-    // Every level, filter and format, and the SDK's own switches that print bodies.
-    let settings: &[&[(&str, &str)]] = &[
-        &[("RUST_LOG", "trace")],
-        &[(
-            "RUST_LOG",
-            "aws_smithy_runtime::client::orchestrator::http=trace,aws_sigv4=trace,trace",
-        )],
-        &[
-            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
-            ("AWS_LAMBDA_LOG_FORMAT", "json"),
-        ],
-        &[
-            ("RUST_LOG", "trace"),
-            ("LOG_SENSITIVE_BODIES", "true"),
-            ("LOG_SIGNABLE_BODY", "true"),
-        ],
-    ];
-    for extra in settings {
+    for extra in LOUDEST {
         let mut vars = moto_vars(&prefix, &endpoint);
         vars.push(("CONNECTIONS", "old,new"));
         vars.extend_from_slice(extra);
-        let out = run(&vars);
-        let (stdout, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
-        let all = format!("{stdout}{stderr}");
-        // The logs really were on: the SDK's DEBUG events are there.
-        assert!(
-            all.contains("beginning attempt"),
-            "{extra:?}: SDK debug events missing"
-        );
-        for secret in [MOTO_TOKEN, MOTO_PASSWORD, old_password] {
-            assert!(!all.contains(secret), "{extra:?} printed {secret}");
-        }
+        assert_prints_no_secret(&vars, old_password);
     }
     assert_eq!(
         json(&get(&client, &format!("{prefix}/new")).await.unwrap())["password"],
         MOTO_PASSWORD
     );
+}
+
+/// Every level, filter and format, and the SDK's own switches that print bodies.
+const LOUDEST: &[&[(&str, &str)]] = &[
+    &[("RUST_LOG", "trace")],
+    &[(
+        "RUST_LOG",
+        "aws_smithy_runtime::client::orchestrator::http=trace,aws_sigv4=trace,trace",
+    )],
+    &[
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ("AWS_LAMBDA_LOG_FORMAT", "json"),
+    ],
+    &[
+        ("RUST_LOG", "trace"),
+        ("LOG_SENSITIVE_BODIES", "true"),
+        ("LOG_SIGNABLE_BODY", "true"),
+    ],
+];
+
+fn assert_prints_no_secret(vars: &[(&str, &str)], old_password: &str) {
+    let out = run(vars);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{vars:?}: {stderr}");
+    let all = format!("{stdout}{stderr}");
+    // The logs really were on: the SDK's DEBUG events are there.
+    assert!(
+        all.contains("beginning attempt"),
+        "{vars:?}: SDK debug events missing"
+    );
+    for secret in [MOTO_TOKEN, MOTO_PASSWORD, old_password] {
+        assert!(!all.contains(secret), "{vars:?} printed {secret}");
+    }
+}
+
+#[tokio::test]
+async fn parameter_store_calls_print_no_secret_either() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let ssm = aws_sdk_ssm::Client::new(&sdk().await);
+    let prefix = format!("/{}", unique_prefix("trace-ssm"));
+    // One parameter to overwrite, one to create, both read back with decryption.
+    let old_password = "Old-Parameter-Sentinel";
+    ssm.put_parameter()
+        .name(format!("{prefix}/old"))
+        .value(OLD_CONNECTION.replace("\"old\"", &format!("\"{old_password}\"")))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    for extra in LOUDEST {
+        let mut vars = moto_vars(&prefix, &endpoint);
+        vars.push(("CONNECTIONS", "old,new"));
+        vars.push((
+            "AIRFLOW__SECRETS__BACKEND",
+            "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+        ));
+        vars.extend_from_slice(extra);
+        assert_prints_no_secret(&vars, old_password);
+    }
 }
 
 #[tokio::test]
