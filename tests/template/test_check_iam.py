@@ -42,12 +42,19 @@ SECRETS_ACTIONS = """                Action:
 """
 
 
-def variant(tmp_path: Path, old: str, new: str) -> Path:
+def variant(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
     text = TEMPLATE.read_text()
-    assert text.count(old) == 1, f"template.yaml changed; fix this test's anchor {old!r}"
+    assert text.count(old) == count, f"template.yaml changed; fix this test's anchor {old!r}"
     path = tmp_path / "template.yaml"
     path.write_text(text.replace(old, new))
     return path
+
+
+def in_scenario(report: check_iam.Report, text: str, scenario: str = "") -> bool:
+    """Whether some problem found in a rendered scenario (whose name contains `scenario`)
+    contains `text`."""
+    return any(p.startswith("scenario '") and scenario in p.split("': ", 1)[0] and text in p
+               for p in report.problems)
 
 
 def run(template: Path = TEMPLATE, requests: Path = BASELINE, baseline: Path | None = None,
@@ -90,6 +97,7 @@ def test_catches_a_missing_action(tmp_path: Path) -> None:
     report = run(template)
     assert report.missing == ["secretsmanager:PutSecretValue"]
     assert not report.extra
+    assert in_scenario(report, "secretsmanager:PutSecretValue is needed here but not granted", "the defaults")
     assert check_iam.main(["--template", str(template), "--requests", str(BASELINE)]) == 1
 
 
@@ -119,6 +127,7 @@ def test_grants_the_tests_no_longer_need_are_extra() -> None:
         "secretsmanager:DescribeSecret",
         "secretsmanager:TagResource",
     ]
+    assert in_scenario(report, "secretsmanager:DescribeSecret is granted here but not needed", "the defaults")
     assert ON_PURPOSE | {"kms:Decrypt", "kms:GenerateDataKey"} <= set(report.needed)
 
 
@@ -196,6 +205,9 @@ def test_catches_secrets_outside_the_prefix(tmp_path: Path) -> None:
     old = "secret:${ConnectionsPrefix}${ConnectionsSeparator}*"
     report = run(variant(tmp_path, old, "secret:*"))
     assert any("secretsmanager:CreateSecret must be scoped" in p for p in report.problems)
+    assert in_scenario(report, "secretsmanager:CreateSecret on ['arn:aws:secretsmanager:us-east-1:123456789012:secret:*'], "
+                       "but Airflow's backend names the connections "
+                       "['arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/connections/*']")
 
 
 def test_actions_without_resource_types_must_be_on_star(tmp_path: Path) -> None:
@@ -259,7 +271,14 @@ PARAMETERS = """              - !If
 
 
 def with_parameters(tmp_path: Path, statement: str = PARAMETERS) -> Path:
-    return variant(tmp_path, ASSUME_ROLE, statement + ASSUME_ROLE)
+    """The template with `statement`, and a UsesParameterStore Condition (never true here:
+    the template has no such choice yet) for the renderings to evaluate."""
+    path = variant(tmp_path, ASSUME_ROLE, statement + ASSUME_ROLE)
+    anchor = "  HasAlarmTopic: !Not [!Equals [!Ref AlarmTopicArn, \"\"]]\n"
+    text = path.read_text()
+    assert text.count(anchor) == 1
+    path.write_text(text.replace(anchor, anchor + '  UsesParameterStore: !Equals [parameter-store, chosen]\n'))
+    return path
 
 
 def test_parameter_store_needs_its_grants_under_its_condition(tmp_path: Path) -> None:
@@ -291,6 +310,76 @@ def test_catches_parameter_store_granted_unconditionally_or_on_star(tmp_path: Pa
     outside = PARAMETERS.replace("parameter${ConnectionsPrefix}*", "parameter/*")
     report = run(with_parameters(tmp_path, outside), requests=PARAMETER_STORE)
     assert any("ssm:PutParameter must be scoped to" in p for p in report.problems)
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def test_rendering_resolves_the_intrinsics_the_template_uses() -> None:
+    template = check_iam.load_template(TEMPLATE)
+    r = check_iam.Rendering(template, {"ConnectionsPrefix": "team/airflow", "ConnectionsSeparator": "-",
+                                       "PullRoleArns": "arn:aws:iam::1:role/a,arn:aws:iam::1:role/b"})
+    assert r.problems == ["PullRoleArns='arn:aws:iam::1:role/a,arn:aws:iam::1:role/b': 'arn:aws:iam::1:role/a' does not "
+                          "match its AllowedPattern ^$|^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=.@_/-]+$",
+                          "PullRoleArns='arn:aws:iam::1:role/a,arn:aws:iam::1:role/b': 'arn:aws:iam::1:role/b' does not "
+                          "match its AllowedPattern ^$|^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=.@_/-]+$"]
+    assert r.condition("HasPullRoles") and r.condition("PullFromAllRepositories") and not r.condition("HasAnyKmsKey")
+    resources = r.resources()
+    assert "RefresherKmsPolicy" not in resources
+    statements = {s["Sid"]: s for s in resources["RefresherRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["ConnectionSecrets"]["Resource"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/airflow-*"
+    assert statements["Logs"]["Resource"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/airflow-ecr-refresher:*"
+    assert statements["EcrPull"]["Resource"] == "arn:aws:ecr:*:123456789012:repository/*"
+    assert statements["AssumePullRoles"]["Resource"] == ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"]
+    assert "EcrPullThroughCache" not in statements
+    assert r.outputs()["SecretNamePattern"] == "team/airflow-<conn_id>"
+
+
+def test_scenarios_refuse_values_the_template_refuses() -> None:
+    template = check_iam.load_template(TEMPLATE)
+    needs = check_iam.needs_from_requests(check_iam.read_record(BASELINE), [])
+    for values, problem in [
+        ({"ConnectionsPrefix": ""}, "ConnectionsPrefix='': '' does not match its AllowedPattern"),
+        ({"SecretFormat": "yaml"}, "is not one of its AllowedValues"),
+        ({"NoSuchParameter": "x"}, "NoSuchParameter: not a parameter of the template"),
+    ]:
+        found, _ = check_iam.scenario_problems(template, needs, check_iam.Scenario("x", values, "secretsmanager"))
+        assert any(problem in p for p in found), (values, found)
+
+
+def test_catches_kms_on_other_keys_or_via_another_service_in_a_rendering(tmp_path: Path) -> None:
+    report = run(variant(tmp_path, "              Resource: !Ref ExtraKmsKeyArns\n", "              Resource: !Ref KmsKeyArn\n"))
+    assert in_scenario(report, "but the keys given are", "KMS keys")
+    report = run(variant(tmp_path, "secretsmanager.${AWS::Region}.${AWS::URLSuffix}", "ssm.${AWS::Region}.${AWS::URLSuffix}", 2))
+    assert in_scenario(report, "not only kms:ViaService secretsmanager.us-east-1.amazonaws.com", "KMS key")
+
+
+def test_catches_assume_role_beyond_the_roles_given_in_a_rendering(tmp_path: Path) -> None:
+    report = run(variant(tmp_path, "                  Resource: !Ref PullRoleArns\n",
+                         "                  Resource: !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*\n"))
+    assert in_scenario(report, "sts:AssumeRole on ['arn:aws:iam::123456789012:role/*'], but the roles to assume are", "pull role")
+
+
+def test_arn_formats_of_the_catalogue() -> None:
+    parameter = check_iam.arn_type_pattern("arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}")
+    assert parameter.fullmatch("arn:aws:ssm:eu-west-1:123456789012:parameter/airflow/connections/*")
+    assert parameter.fullmatch("arn:aws-cn:ssm:cn-north-1:123456789012:parameter/a")
+    assert not parameter.fullmatch("arn:aws:ssm:eu-west-1:123456789012:parameter//airflow/connections/*")
+    assert not parameter.fullmatch("arn:aws:ssm:eu-west-1:123456789012:document/x")
+    repository = check_iam.arn_type_pattern("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}")
+    assert repository.fullmatch("arn:aws:ecr:*:123456789012:repository/*")
+    assert not repository.fullmatch("arn:aws:ecr:us-east-1:12345:repository/x")
+    assert check_iam.arn_type_problems("w", "kms:Decrypt", ["arn:aws:kms:us-east-1:123456789012:alias/x"])
+    assert check_iam.arn_type_problems("w", "sts:AssumeRole", ["arn:aws:iam::123456789012:user/x"])
+    assert not check_iam.arn_type_problems("w", "sts:AssumeRole", ["arn:aws:iam::123456789012:role/path/x"])
+
+
+def test_condition_keys_must_be_the_actions_own() -> None:
+    via = {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}}
+    assert check_iam.condition_key_problems("w", "kms:Encrypt", via) == []
+    assert check_iam.condition_key_problems("w", "kms:Encrypt", {"StringEquals": {"kms:ViaServices": "x"}}) == [
+        "w: kms:Encrypt with condition key kms:ViaServices, which the catalogue does not list for it"]
+    assert check_iam.condition_key_problems("w", "ssm:PutParameter", {"StringEquals": {"aws:RequestedRegion": "x"}}) == []
 
 
 # ------------------------------------------------------------------ granted on purpose
