@@ -24,14 +24,17 @@
    its scope: "*" exactly for actions without resource types, never for the others, and for
    those the rule in SCOPE. Managed policies, SAM policy templates, wildcard actions and
    NotAction cannot be checked and so fail too.
-4. Renders the template for each of SCENARIOS (parameter values checked against the
-   template's own AllowedValues and AllowedPattern, Conditions evaluated, Fn::If, Fn::Sub,
-   Fn::Join and Fn::Split resolved), as CloudFormation would deploy it. Each rendering must
-   grant exactly the actions needed under the Conditions that hold in it; only the
-   connections' store's actions; each store resource exactly the ARN Airflow's backend
-   names, and each resource an ARN of one of the action's resource types in the catalogue;
-   KMS only on the keys given, only via the store; sts:AssumeRole on exactly the roles
-   given; and condition keys the catalogue lists for the action.
+4. Renders the template for each of SCENARIOS (the Secrets Manager and the Parameter Store
+   backend, each with and without KMS keys, another region, a prefix with its leading "/",
+   and each through the backend's role_arn): parameter values checked against the template's
+   own AllowedValues and AllowedPattern, Conditions evaluated, Fn::If, Fn::Sub, Fn::Join and
+   Fn::Split resolved. Each rendering must grant exactly the actions needed under the
+   Conditions that hold in it; only the chosen store's actions (none of either store, and
+   no KMS, with role_arn, which holds them); each store and key resource exactly the ARN
+   Airflow's backend names, in the secrets' region, and of one of the action's resource
+   types in the catalogue (so no "parameter//..." ARN); KMS only via the chosen store in that
+   region; sts:AssumeRole on exactly the pull roles and the backend's role; and condition
+   keys the catalogue lists for the action.
 
 Exit status: 0 all good, 1 findings, 2 bad usage or unreadable input.
 """
@@ -52,8 +55,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "target" / "aws-requests-seen.json"
 BASELINE = ROOT / "tests" / "template" / "aws-requests-baseline.json"
 KMS = ("kms:GenerateDataKey", "kms:Decrypt")
-# The Condition under which secrets use customer managed keys (KmsKeyArn or ExtraKmsKeyArns).
-KMS_CONDITION = "HasAnyKmsKey"
+# The Conditions under which the connections' store uses customer managed keys (KmsKeyArn or
+# ExtraKmsKeyArns) on the function's behalf: Secrets Manager or Parameter Store chosen, and no
+# role_arn (SecretsRoleArn) that holds the rights instead.
+SM_KMS = "SecretsManagerKmsKeys"
+SSM_KMS = "ParameterStoreKmsKeys"
+# The kms:ViaService service of each: the store that uses the key.
+KMS_VIA = {SM_KMS: "secretsmanager", SSM_KMS: "ssm"}
 
 
 @dataclass(frozen=True)
@@ -71,22 +79,38 @@ class Implies:
 # authorized per secret by GetSecretValue; CreateSecret with Tags needs TagResource; with a
 # customer managed key, Secrets Manager calls KMS on the caller's behalf (writes
 # GenerateDataKey, CreateSecret and reads Decrypt) - whether or not the call names the key.
+# Parameter Store (Systems Manager user guide, "AWS KMS encryption for Parameter Store
+# SecureString parameters", "Setting permissions to encrypt and decrypt parameter values"):
+# with a customer managed key it calls KMS on the caller's behalf, Encrypt to write a standard
+# parameter, GenerateDataKey to write an advanced one (the account's default tier can be
+# advanced or intelligent-tiering, and an advanced parameter stays advanced), Decrypt to read
+# either; PutParameter with Tags (tag on create) needs AddTagsToResource.
 _CMK = "Secrets Manager uses the secret's customer managed key on the caller's behalf"
+_PCMK = "Parameter Store uses the parameter's customer managed key on the caller's behalf"
 IMPLIED = (
     Implies("secretsmanager:BatchGetSecretValue", ("secretsmanager:GetSecretValue",),
             "each secret in the answer is authorized by GetSecretValue on it"),
     Implies("secretsmanager:CreateSecret", ("secretsmanager:TagResource",), "CreateSecret with Tags", "Tags"),
-    Implies("secretsmanager:CreateSecret", KMS, "CreateSecret with KmsKeyId", "KmsKeyId", KMS_CONDITION),
-    Implies("secretsmanager:CreateSecret", KMS, _CMK, condition=KMS_CONDITION),
-    Implies("secretsmanager:PutSecretValue", ("kms:GenerateDataKey",), _CMK, condition=KMS_CONDITION),
-    Implies("secretsmanager:GetSecretValue", ("kms:Decrypt",), _CMK, condition=KMS_CONDITION),
-    Implies("secretsmanager:BatchGetSecretValue", ("kms:Decrypt",), _CMK, condition=KMS_CONDITION),
+    Implies("secretsmanager:CreateSecret", KMS, "CreateSecret with KmsKeyId", "KmsKeyId", SM_KMS),
+    Implies("secretsmanager:CreateSecret", KMS, _CMK, condition=SM_KMS),
+    Implies("secretsmanager:PutSecretValue", ("kms:GenerateDataKey",), _CMK, condition=SM_KMS),
+    Implies("secretsmanager:GetSecretValue", ("kms:Decrypt",), _CMK, condition=SM_KMS),
+    Implies("secretsmanager:BatchGetSecretValue", ("kms:Decrypt",), _CMK, condition=SM_KMS),
+    Implies("ssm:PutParameter", ("ssm:AddTagsToResource",), "PutParameter with Tags", "Tags"),
+    Implies("ssm:PutParameter", ("kms:Encrypt",), _PCMK + " (a standard parameter)", condition=SSM_KMS),
+    Implies("ssm:PutParameter", ("kms:GenerateDataKey",), _PCMK + " (an advanced parameter)", condition=SSM_KMS),
+    Implies("ssm:GetParameters", ("kms:Decrypt",), _PCMK, "WithDecryption", SSM_KMS),
 )
 
-# Needs that hold only under a template Condition, by action or by service prefix.
+# Needs that hold only under template Conditions (any of them), by action or by service prefix.
 NEEDED_UNDER = {
-    "sts:AssumeRole": ("HasPullRoles", "sent only for connections with a pull_role_arn, which PullRoleArns lists"),
-    "ssm": ("UsesParameterStore", "the Parameter Store backend is used only when chosen"),
+    "sts:AssumeRole": (("HasPullRoles", "HasSecretsRole"),
+                       "sent only for connections with a pull_role_arn, which PullRoleArns lists, "
+                       "and for the backend's role_arn, which SecretsRoleArn names"),
+    "secretsmanager": (("UsesSecretsManager",), "the Secrets Manager backend is used only when chosen, "
+                       "and without a SecretsRoleArn that holds the rights"),
+    "ssm": (("UsesParameterStore",), "the Parameter Store backend is used only when chosen, "
+            "and without a SecretsRoleArn that holds the rights"),
 }
 
 RUNTIME = {a: "the Lambda runtime writes the function's logs" for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
@@ -119,20 +143,32 @@ GRANTED_ON_PURPOSE = {
 }
 
 # Where an action that has resource types may be granted (by action, else by service):
-#   secret     only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}
-#   parameter  only parameters under ${ConnectionsPrefix}, in this region and account
-#   kms        only the KmsKeyArn or ExtraKmsKeyArns parameter, only under a Condition,
-#              only with kms:ViaService = secretsmanager.${AWS::Region}.${AWS::URLSuffix}
+#   secret     only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}, in the secrets'
+#              region (SECRETS_REGION) and this account
+#   parameter  only parameters under /${ConnectionsPrefix}/, in the secrets' region and this
+#              account (the ARN without the name's leading "/": the scenarios render it)
+#   kms        only the KmsKeyArn or ExtraKmsKeyArns parameter, only under SM_KMS or SSM_KMS,
+#              only with kms:ViaService = <that store>.<secrets' region>.${AWS::URLSuffix}
 #   logs       only the function's own log group
 #   repository only PullRepositoryArns, or (when empty) arn:...:ecr:*:${AWS::AccountId}:repository/*
-#   pull-role  only the PullRoleArns parameter
+#   role       only the PullRoleArns parameter under HasPullRoles, or the SecretsRoleArn
+#              parameter under HasSecretsRole
 SCOPE = {"secretsmanager": "secret", "ssm": "parameter", "kms": "kms", "logs": "logs",
-         "ecr": "repository", "sts:AssumeRole": "pull-role"}
+         "ecr": "repository", "sts:AssumeRole": "role"}
 KMS_KEY_PARAMETERS = ("KmsKeyArn", "ExtraKmsKeyArns")
-KMS_VIA_SERVICE = {"StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}}}
+# The secrets' region: SecretsRegion, or this stack's when it is empty (how the template
+# spells it in an Fn::Sub variable map, and how resource_text shows it).
+SECRETS_REGION_VALUE = {"Fn::If": ["HasSecretsRegion", {"Ref": "SecretsRegion"}, {"Ref": "AWS::Region"}]}
+SECRETS_REGION = "<secrets region>"
+ROLE_GRANTS = {"PullRoleArns": "HasPullRoles", "SecretsRoleArn": "HasSecretsRole"}
 OWN_REPOSITORIES = "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"
 SECRET_RESOURCE = ":secret:${ConnectionsPrefix}${ConnectionsSeparator}"
-PARAMETER_RESOURCE = re.compile(r":ssm:\$\{AWS::Region\}:\$\{AWS::AccountId\}:parameter/?\$\{ConnectionsPrefix\}")
+PARAMETER_RESOURCE = re.compile(
+    r":ssm:" + re.escape(SECRETS_REGION) + r":\$\{AWS::AccountId\}:parameter/\$\{ConnectionsPrefix\}/\*$")
+
+
+def kms_via_service(store: str) -> str:
+    return f"{store}.{SECRETS_REGION}.${{AWS::URLSuffix}}"
 
 
 class UsageError(Exception):
@@ -144,12 +180,13 @@ class Need:
     why: list[str] = field(default_factory=list)
     conditions: set[str] | None = field(default_factory=set)  # None: always; else any of these
 
-    def add(self, why: str, condition: str | None) -> None:
-        self.why.append(why + (f" (only if {condition})" if condition else ""))
-        if condition is None or self.conditions is None:
+    def add(self, why: str, condition: str | tuple[str, ...] | None) -> None:
+        conditions = (condition,) if isinstance(condition, str) else condition
+        self.why.append(why + (f" (only if {' or '.join(conditions)})" if conditions else ""))
+        if not conditions or self.conditions is None:
             self.conditions = None
         else:
-            self.conditions.add(condition)
+            self.conditions.update(conditions)
 
 
 # --------------------------------------------------------------------------- catalogues
@@ -336,12 +373,37 @@ def collect_grants(template: dict[str, Any]) -> TemplateGrants:
 
 
 def resource_text(r: Any) -> str:
+    """A resource (or condition value) as text: an Fn::Sub's string with its variable map
+    filled in (the secrets' region as SECRETS_REGION, anything else as JSON), Fn::Join and
+    Fn::Split applied to such text; anything else as JSON."""
     if isinstance(r, str):
         return r
-    if isinstance(r, dict) and "Fn::Sub" in r:
+    if isinstance(r, dict) and set(r) == {"Fn::Sub"}:
         sub = r["Fn::Sub"]
-        return sub if isinstance(sub, str) else str(sub[0])
+        if isinstance(sub, str):
+            return sub
+        text, variables = str(sub[0]), sub[1] if len(sub) > 1 and isinstance(sub[1], dict) else {}
+        for name, value in variables.items():
+            shown = SECRETS_REGION if value == SECRETS_REGION_VALUE else json.dumps(value, sort_keys=True)
+            text = text.replace("${" + name + "}", shown)
+        return text
+    if isinstance(r, dict) and set(r) == {"Fn::Join"} and isinstance(r["Fn::Join"], list) and len(r["Fn::Join"]) == 2:
+        sep, parts = r["Fn::Join"]
+        if isinstance(parts, dict) and set(parts) == {"Fn::Split"} and len(parts["Fn::Split"]) == 2:
+            split_sep, source = parts["Fn::Split"]
+            return str(sep).join(resource_text(source).split(str(split_sep)))
+        if isinstance(parts, list):
+            return str(sep).join(resource_text(x) for x in parts)
     return json.dumps(r, sort_keys=True)
+
+
+def via_service(condition: Any) -> str | None:
+    """The kms:ViaService value of a statement's Condition, as text, if that is all it says."""
+    if isinstance(condition, dict) and set(condition) == {"StringEquals"}:
+        inner = condition["StringEquals"]
+        if isinstance(inner, dict) and set(inner) == {"kms:ViaService"}:
+            return resource_text(inner["kms:ViaService"])
+    return None
 
 
 def own_or_listed_repositories(r: Any) -> bool:
@@ -364,24 +426,36 @@ def scope_problems(g: Grant, entry: dict[str, Any]) -> list[str]:
     if "*" in texts:
         return [f"{where} is granted on \"*\"; it has resource types, so it must be scoped ({rule})"]
     if rule == "secret":
-        bad = [t for t in texts if SECRET_RESOURCE not in t or not t.endswith("*") or "${AWS::AccountId}" not in t or "${AWS::Region}" not in t]
-        return [f"{where} must be scoped to arn:...:${{AWS::Region}}:${{AWS::AccountId}}{SECRET_RESOURCE}*, got {bad}"] if bad else []
+        bad = [t for t in texts if SECRET_RESOURCE not in t or not t.endswith("*") or "${AWS::AccountId}" not in t
+               or f":secretsmanager:{SECRETS_REGION}:" not in t]
+        return [f"{where} must be scoped to arn:...:secretsmanager:{SECRETS_REGION}:${{AWS::AccountId}}{SECRET_RESOURCE}*, "
+                f"got {bad}"] if bad else []
     if rule == "parameter":
         bad = [t for t in texts if not PARAMETER_RESOURCE.search(t)]
-        return [f"{where} must be scoped to arn:...:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{ConnectionsPrefix}}..., got {bad}"] if bad else []
+        return [f"{where} must be scoped to arn:...:ssm:{SECRETS_REGION}:${{AWS::AccountId}}:parameter/${{ConnectionsPrefix}}/*, "
+                f"got {bad}"] if bad else []
     if rule == "kms":
         out = []
         if len(g.resources) != 1 or g.resources[0] not in [{"Ref": p} for p in KMS_KEY_PARAMETERS]:
             out.append(f"{where} must be on the KmsKeyArn or the ExtraKmsKeyArns parameter only, got {texts}")
-        if g.condition != KMS_VIA_SERVICE:
-            out.append(f"{where} must be granted only via Secrets Manager: Condition {json.dumps(KMS_VIA_SERVICE)}, "
-                       f"got {json.dumps(g.condition)}")
+        stores = [KMS_VIA[c] for c in g.conditions if c in KMS_VIA]
+        if len(stores) != 1:
+            out.append(f"{where} must be granted under exactly one of the {' and '.join(KMS_VIA)} conditions, "
+                       f"got {g.conditions or 'no condition'}")
+        else:
+            want = kms_via_service(stores[0])
+            got = via_service(g.condition)
+            if got != want:
+                out.append(f"{where} must be granted only via {stores[0]} in the secrets' region: Condition "
+                           f"StringEquals kms:ViaService {want}, got {got or json.dumps(g.condition)}")
         return out
     if rule == "repository":
         ok = len(g.resources) == 1 and own_or_listed_repositories(g.resources[0])
         return [] if ok else [f"{where} must be on the PullRepositoryArns parameter (or, when it is empty, {OWN_REPOSITORIES}) only, got {texts}"]
-    if rule == "pull-role":
-        return [] if g.resources == [{"Ref": "PullRoleArns"}] else [f"{where} must be on the PullRoleArns parameter only, got {texts}"]
+    if rule == "role":
+        ok = any(g.resources == [{"Ref": param}] and condition in g.conditions for param, condition in ROLE_GRANTS.items())
+        return [] if ok else [f"{where} must be on the PullRoleArns parameter only (under HasPullRoles), or the "
+                              f"SecretsRoleArn parameter only (under HasSecretsRole), got {texts} under {g.conditions or 'no condition'}"]
     if rule == "logs":
         return [] if all("LogGroup" in t for t in texts) else [f"{where} must be on the function's log group only, got {texts}"]
     return [f"{where}: no scope rule for this action; add one to SCOPE in scripts/check_iam.py"]
@@ -622,17 +696,29 @@ class Scenario:
 
 
 _KEY = "arn:aws:kms:{}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890a{}"
+_ROLE = "arn:aws:iam::210987654321:role/airflow-secrets"
 SCENARIOS = (
     Scenario("Secrets Manager (the defaults)", {}, "secretsmanager"),
-    Scenario("Secrets Manager: KMS keys, prefix team/airflow, separator -, a pull role",
-             {"KmsKeyArn": _KEY.format("us-east-1", "b"), "ExtraKmsKeyArns": f"{_KEY.format('us-east-1', 'c')},{_KEY.format('us-east-1', 'd')}",
-              "ConnectionsPrefix": "team/airflow", "ConnectionsSeparator": "-",
+    Scenario("Secrets Manager: KMS keys, secrets in eu-west-1, prefix team/airflow, separator -, a pull role",
+             {"KmsKeyArn": _KEY.format("eu-west-1", "b"), "ExtraKmsKeyArns": f"{_KEY.format('eu-west-1', 'c')},{_KEY.format('eu-west-1', 'd')}",
+              "SecretsRegion": "eu-west-1", "ConnectionsPrefix": "team/airflow", "ConnectionsSeparator": "-",
               "PullRoleArns": "arn:aws:iam::210987654321:role/ecr-pull"}, "secretsmanager"),
-    Scenario("Secrets Manager: a KMS key, pull roles, pull through cache",
-             {"KmsKeyArn": _KEY.format("us-east-1", "b"),
+    Scenario("Parameter Store", {"SecretsBackend": PARAMETER_STORE_BACKEND}, "ssm"),
+    Scenario("Parameter Store: prefix /airflow/connections (its leading /), KMS keys, secrets in eu-west-1",
+             {"SecretsBackend": PARAMETER_STORE_BACKEND, "ConnectionsPrefix": "/airflow/connections",
+              "KmsKeyArn": _KEY.format("eu-west-1", "b"), "ExtraKmsKeyArns": _KEY.format("eu-west-1", "c"),
+              "SecretsRegion": "eu-west-1"}, "ssm"),
+    Scenario("Parameter Store: prefix team.x/airflow_conns, a KMS key",
+             {"SecretsBackend": PARAMETER_STORE_BACKEND, "ConnectionsPrefix": "team.x/airflow_conns",
+              "KmsKeyArn": _KEY.format("us-east-1", "b")}, "ssm"),
+    Scenario("Secrets Manager through role_arn: a KMS key, pull roles, pull through cache",
+             {"SecretsRoleArn": _ROLE, "KmsKeyArn": _KEY.format("us-east-1", "b"),
               "PullRoleArns": "arn:aws:iam::210987654321:role/ecr-pull,arn:aws:iam::123456789012:role/workers",
               "PullThroughCache": "true",
-              "PullRepositoryArns": "arn:aws:ecr:us-east-1:123456789012:repository/ecr-public/*"}, "secretsmanager"),
+              "PullRepositoryArns": "arn:aws:ecr:us-east-1:123456789012:repository/ecr-public/*"}, None),
+    Scenario("Parameter Store through role_arn: KMS keys, secrets in eu-west-1",
+             {"SecretsBackend": PARAMETER_STORE_BACKEND, "SecretsRoleArn": _ROLE, "SecretsRegion": "eu-west-1",
+              "KmsKeyArn": _KEY.format("eu-west-1", "b"), "ExtraKmsKeyArns": _KEY.format("eu-west-1", "c")}, None),
 )
 STORES = ("secretsmanager", "ssm")
 
