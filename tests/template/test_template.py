@@ -188,6 +188,18 @@ def test_empty_prefix_is_refused() -> None:
     assert "not empty" in PARAMS["ConnectionsPrefix"]["ConstraintDescription"]
 
 
+def test_the_refusal_of_an_empty_prefix_points_to_where_to_write_your_own_policy() -> None:
+    constraint = PARAMS["ConnectionsPrefix"]["ConstraintDescription"]
+    section = re.search(r"README\.md, section '([^']+)'", constraint)
+    assert section, constraint
+    readme = (ROOT / "README.md").read_text()
+    assert f"### {section.group(1)}\n" in readme
+    # ...and that section tells how, for an empty prefix.
+    body = readme.split(f"### {section.group(1)}\n", 1)[1].split("\n### ", 1)[0]
+    assert "'Without a prefix'" in constraint and "\n#### Without a prefix\n" in body
+    assert "empty `ConnectionsPrefix`" in body.split("#### Without a prefix\n", 1)[1].split("\n####", 1)[0]
+
+
 # --------------------------------------------------------------------------- parameter names
 
 
