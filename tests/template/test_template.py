@@ -1,4 +1,5 @@
-"""Checks of template.yaml itself: partitions, the secret names it grants, parameter patterns."""
+"""Checks of template.yaml itself: partitions, the secret and parameter names it grants, the
+secrets' region and role, the function's environment, parameter patterns and rules."""
 
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ import check_iam  # noqa: E402
 TEMPLATE = ROOT / "template.yaml"
 DOC = check_iam.load_template(TEMPLATE)
 PARAMS = DOC["Parameters"]
+SECRETS_MANAGER = check_iam.SECRETS_MANAGER_BACKEND
+PARAMETER_STORE = check_iam.PARAMETER_STORE_BACKEND
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLE = "arn:aws:iam::210987654321:role/airflow-secrets"
+# ConnectionsPrefix values to try, and those the template accepts (both spellings of a
+# Parameter Store prefix among them).
+PREFIXES = ["airflow/connections", "/airflow/connections", "airflow", "a", "team.x/airflow_conns",
+            "airflow/connections/", "x-", "/", "", "//airflow", "airflow//connections", "/airflow/"]
+ACCEPTED_PREFIXES = {"airflow/connections", "/airflow/connections", "airflow", "a", "team.x/airflow_conns"}
 
 
 # --------------------------------------------------------------------------- partitions
@@ -85,7 +95,8 @@ def test_the_partition_check_catches_what_it_must() -> None:
 def test_kms_via_service_uses_the_url_suffix() -> None:
     grants = check_iam.collect_grants(DOC).grants
     kms = [g for g in grants if g.action.startswith("kms:")]
-    assert kms and all(g.condition == check_iam.KMS_VIA_SERVICE for g in kms)
+    assert kms and {check_iam.via_service(g.condition) for g in kms} == {
+        "secretsmanager.<secrets region>.${AWS::URLSuffix}", "ssm.<secrets region>.${AWS::URLSuffix}"}
 
 
 # --------------------------------------------------------------------------- secret names
@@ -97,28 +108,50 @@ def airflow_secret_name(prefix: str, sep: str, conn_id: str) -> str:
     return prefix.rstrip(sep) + sep + conn_id
 
 
+def airflow_parameter_name(prefix: str, conn_id: str) -> str:
+    """As Airflow's SystemsManagerParameterStoreBackend builds it: the prefix without trailing
+    "/", "/" + conn_id, and a leading "/" if missing."""
+    path = prefix.rstrip("/") + "/" + conn_id
+    return path if path.startswith("/") else "/" + path
+
+
 def allowed(param: str, value: str) -> bool:
     # CloudFormation's AllowedPattern must match the whole value.
     return re.fullmatch(PARAMS[param]["AllowedPattern"], value) is not None
 
 
-def secret_resource() -> str:
-    for g in check_iam.collect_grants(DOC).grants:
-        if g.action == "secretsmanager:PutSecretValue":
-            (res,) = g.resources
-            return res["Fn::Sub"]
-    raise AssertionError("no PutSecretValue grant")
+def rendered(**values: str) -> check_iam.Rendering:
+    r = check_iam.Rendering(DOC, values)
+    assert r.problems == [], r.problems
+    return r
+
+
+def statements(r: check_iam.Rendering) -> dict[str, dict[str, Any]]:
+    """Every IAM statement the rendering grants, by Sid."""
+    out = {}
+    for res in r.resources().values():
+        props = res["Properties"]
+        docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + (
+            [props["PolicyDocument"]] if "PolicyDocument" in props else [])
+        for doc in docs:
+            for st in doc["Statement"]:
+                if "Sid" in st:
+                    out[st["Sid"]] = st
+    return out
+
+
+def resource_of(action: str, **values: str) -> str:
+    (resource,) = {r for st in statements(rendered(**values)).values()
+                   if action in check_iam.as_list(st["Action"]) for r in check_iam.as_list(st["Resource"])}
+    return resource
 
 
 def render(prefix: str, sep: str) -> str:
-    values = {
-        "AWS::Partition": "aws",
-        "AWS::Region": "us-east-1",
-        "AWS::AccountId": "123456789012",
-        "ConnectionsPrefix": prefix,
-        "ConnectionsSeparator": sep,
-    }
-    return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], secret_resource())
+    """The secrets granted, also for values the template refuses (what it would grant)."""
+    r = check_iam.Rendering(DOC, {"ConnectionsPrefix": prefix, "ConnectionsSeparator": sep})
+    (resource,) = {st["Resource"] for st in statements(r).values()
+                   if "secretsmanager:PutSecretValue" in check_iam.as_list(st["Action"])}
+    return resource
 
 
 def secret_arn(name: str) -> str:
@@ -155,16 +188,184 @@ def test_empty_prefix_is_refused() -> None:
     assert "not empty" in PARAMS["ConnectionsPrefix"]["ConstraintDescription"]
 
 
+def test_the_refusal_of_an_empty_prefix_points_to_where_to_write_your_own_policy() -> None:
+    constraint = PARAMS["ConnectionsPrefix"]["ConstraintDescription"]
+    section = re.search(r"README\.md, section '([^']+)'", constraint)
+    assert section, constraint
+    readme = (ROOT / "README.md").read_text()
+    assert f"### {section.group(1)}\n" in readme
+    # ...and that section tells how, for an empty prefix.
+    body = readme.split(f"### {section.group(1)}\n", 1)[1].split("\n### ", 1)[0]
+    assert "'Without a prefix'" in constraint and "\n#### Without a prefix\n" in body
+    assert "empty `ConnectionsPrefix`" in body.split("#### Without a prefix\n", 1)[1].split("\n####", 1)[0]
+
+
+# --------------------------------------------------------------------------- parameter names
+
+
+def parameter_arn(name: str, region: str = "us-east-1") -> str:
+    # A parameter's ARN is parameter/ + its name without the leading "/".
+    return f"arn:aws:ssm:{region}:123456789012:parameter/" + name.removeprefix("/")
+
+
+@pytest.mark.parametrize("prefix", sorted(ACCEPTED_PREFIXES))
+def test_parameter_store_grants_exactly_the_names_the_backend_reads(prefix: str) -> None:
+    resource = resource_of("ssm:PutParameter", SecretsBackend=PARAMETER_STORE, ConnectionsPrefix=prefix)
+    assert resource == parameter_arn(airflow_parameter_name(prefix, "*"))
+    assert "parameter//" not in resource
+    name = airflow_parameter_name(prefix, "docker_ecr")
+    assert name.startswith("/") and "//" not in name
+    assert fnmatch.fnmatchcase(parameter_arn(name), resource)
+    assert not fnmatch.fnmatchcase(parameter_arn("/other/docker_ecr"), resource)
+    assert not fnmatch.fnmatchcase(parameter_arn(prefix.strip("/") + "_x/docker_ecr"), resource)
+
+
+def test_both_spellings_of_the_prefix_grant_the_same_parameters() -> None:
+    with_slash = resource_of("ssm:GetParameters", SecretsBackend=PARAMETER_STORE, ConnectionsPrefix="/airflow/connections")
+    without = resource_of("ssm:GetParameters", SecretsBackend=PARAMETER_STORE, ConnectionsPrefix="airflow/connections")
+    assert with_slash == without == "arn:aws:ssm:us-east-1:123456789012:parameter/airflow/connections/*"
+    # The backend's own default is /airflow/connections: the same parameters.
+    assert airflow_parameter_name("/airflow/connections", "x") == airflow_parameter_name("airflow/connections", "x")
+
+
+def test_parameter_store_needs_the_slash_separator() -> None:
+    for sep, ok in [("/", True), ("-", False), ("//", False)]:
+        failures = rendered(SecretsBackend=PARAMETER_STORE, ConnectionsSeparator=sep).rule_failures()
+        assert (failures == []) is ok, (sep, failures)
+    assert rendered(ConnectionsSeparator="-").rule_failures() == []
+
+
+def test_the_name_pattern_output_names_what_airflow_reads() -> None:
+    for prefix in ("airflow/connections", "/airflow/connections"):
+        outputs = rendered(SecretsBackend=PARAMETER_STORE, ConnectionsPrefix=prefix).outputs()
+        assert outputs["SecretNamePattern"] == "/airflow/connections/<conn_id>"
+    assert rendered(ConnectionsSeparator="_").outputs()["SecretNamePattern"] == "airflow/connections_<conn_id>"
+    assert rendered().outputs()["SecretsRegion"] == "us-east-1"
+    assert rendered(SecretsRegion="eu-west-1").outputs()["SecretsRegion"] == "eu-west-1"
+
+
+# --------------------------------------------------------------------------- which store, region, role
+
+
+def test_only_the_chosen_store_is_granted() -> None:
+    sm = statements(rendered())
+    assert {"SecretsBatchRead", "ConnectionSecrets"} <= set(sm) and "ConnectionParameters" not in sm
+    ssm = statements(rendered(SecretsBackend=PARAMETER_STORE, KmsKeyArn=KEY))
+    assert "ConnectionParameters" in ssm
+    assert not {a for st in ssm.values() for a in check_iam.as_list(st["Action"]) if a.startswith("secretsmanager:")}
+    assert {a for st in ssm.values() for a in check_iam.as_list(st["Action"]) if a.startswith("kms:")} == {
+        "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"}
+    sm = statements(rendered(KmsKeyArn=KEY))
+    assert not {a for st in sm.values() for a in check_iam.as_list(st["Action"]) if a.startswith("ssm:")}
+    assert {a for st in sm.values() for a in check_iam.as_list(st["Action"]) if a.startswith("kms:")} == {
+        "kms:GenerateDataKey", "kms:Decrypt"}
+
+
+@pytest.mark.parametrize("backend", [SECRETS_MANAGER, PARAMETER_STORE])
+def test_the_backend_role_holds_the_rights_instead(backend: str) -> None:
+    granted = statements(rendered(SecretsBackend=backend, SecretsRoleArn=ROLE, KmsKeyArn=KEY, ExtraKmsKeyArns=KEY))
+    actions = {a for st in granted.values() for a in check_iam.as_list(st["Action"])}
+    assert not {a for a in actions if a.split(":")[0] in ("secretsmanager", "ssm", "kms")}
+    assert granted["AssumeSecretsRole"]["Action"] == "sts:AssumeRole"
+    assert granted["AssumeSecretsRole"]["Resource"] == ROLE
+    assert "AssumePullRoles" not in granted
+    assert "AssumeSecretsRole" not in statements(rendered(SecretsBackend=backend))
+
+
+@pytest.mark.parametrize("backend", [SECRETS_MANAGER, PARAMETER_STORE])
+def test_the_secrets_region_reaches_every_secrets_arn_and_kms_condition(backend: str) -> None:
+    granted = statements(rendered(SecretsBackend=backend, SecretsRegion="eu-west-1", KmsKeyArn=KEY, ExtraKmsKeyArns=KEY))
+    store = "ssm" if backend == PARAMETER_STORE else "secretsmanager"
+    checked = 0
+    for sid, st in granted.items():
+        services = {a.split(":")[0] for a in check_iam.as_list(st["Action"])}
+        resources = [r for r in check_iam.as_list(st["Resource"]) if r != "*"]
+        if services & {"secretsmanager", "ssm"}:
+            assert all(r.split(":")[3] == "eu-west-1" for r in resources), (sid, resources)
+            checked += len(resources)
+        elif services == {"kms"}:
+            assert st["Condition"] == {"StringEquals": {"kms:ViaService": f"{store}.eu-west-1.amazonaws.com"}}, sid
+            checked += 1
+        elif services == {"ecr"}:
+            assert all(r.split(":")[3] == "*" for r in resources), sid  # the ECR statements keep theirs
+        elif services == {"logs"}:
+            assert all(r.split(":")[3] == "us-east-1" for r in resources), sid
+    assert checked >= 3
+    # Without SecretsRegion: this stack's region.
+    granted = statements(rendered(SecretsBackend=backend, KmsKeyArn=KEY))
+    assert {st["Condition"]["StringEquals"]["kms:ViaService"] for st in granted.values() if "Condition" in st} == {
+        f"{store}.us-east-1.amazonaws.com"}
+
+
+def test_no_secrets_statement_names_the_stacks_region() -> None:
+    # Symbolically: each store and KMS statement takes the secrets' region, never ${AWS::Region} itself.
+    for g in check_iam.collect_grants(DOC).grants:
+        if g.action.split(":")[0] in ("secretsmanager", "ssm", "kms"):
+            texts = [check_iam.resource_text(r) for r in g.resources]
+            if g.condition is not None:
+                texts.append(check_iam.via_service(g.condition) or "")
+            assert not any("${AWS::Region}" in x for x in texts), (g.where, g.action, texts)
+
+
+# --------------------------------------------------------------------------- the function's environment
+
+
+def environment(**values: str) -> dict[str, str]:
+    return rendered(**values).resources()["RefresherFunction"]["Properties"]["Environment"]["Variables"]
+
+
+def test_environment_by_default() -> None:
+    env = environment(Connections="docker_ecr")
+    assert env == {
+        "CONNECTIONS": "docker_ecr",
+        "AIRFLOW__SECRETS__BACKEND": SECRETS_MANAGER,
+        "CONNECTIONS_PREFIX": "airflow/connections",
+        "CONNECTIONS_SEP": "/",
+        "SECRETS_REGION": "us-east-1",  # always set: the function's own region
+        "SECRET_FORMAT": "json",
+    }
+
+
+def test_environment_carries_the_backend_settings() -> None:
+    kwargs = '{"connections_prefix": "/airflow/connections", "region_name": "eu-west-1", "role_arn": "' + ROLE + '"}'
+    env = environment(Connections="docker_ecr", SecretsBackend=PARAMETER_STORE, SecretsBackendKwargs=kwargs,
+                      ConnectionsPrefix="/airflow/connections", SecretsRegion="eu-west-1", SecretsRoleArn=ROLE,
+                      KmsKeyArn=KEY)
+    assert env == {
+        "CONNECTIONS": "docker_ecr",
+        "AIRFLOW__SECRETS__BACKEND": PARAMETER_STORE,
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs,
+        "CONNECTIONS_PREFIX": "/airflow/connections",
+        "CONNECTIONS_SEP": "/",
+        "SECRETS_REGION": "eu-west-1",
+        "SECRETS_ROLE_ARN": ROLE,
+        "SECRET_FORMAT": "json",
+        "KMS_KEY_ID": KEY,
+    }
+
+
+def test_backend_parameters_describe_how_they_are_checked() -> None:
+    assert PARAMS["SecretsBackend"]["AllowedValues"] == [SECRETS_MANAGER, PARAMETER_STORE]
+    assert PARAMS["SecretsBackend"]["Default"] == SECRETS_MANAGER
+    for name in ("SecretsBackendKwargs", "SecretsRegion", "SecretsRoleArn"):
+        assert PARAMS[name]["Type"] == "String" and PARAMS[name]["Default"] == "", name
+    kwargs = PARAMS["SecretsBackendKwargs"]["Description"]
+    for word in ("ConnectionsPrefix", "ConnectionsSeparator", "SecretsRegion", "SecretsRoleArn", "refuses"):
+        assert word in kwargs, word
+    groups = DOC["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [p for g in groups for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(PARAMS) and len(grouped) == len(set(grouped))
+
+
 def test_every_accepted_prefix_and_separator_grant_exactly_the_names_the_code_builds() -> None:
-    prefixes = ["airflow/connections", "airflow", "a", "team.x/airflow_conns", "airflow/connections/", "x-", "/", ""]
     seps = ["/", "-", "_", "--", "x", "", "/x"]
     accepted = [
         (prefix, sep)
-        for prefix in prefixes
+        for prefix in PREFIXES
         for sep in seps
         if allowed("ConnectionsPrefix", prefix) and allowed("ConnectionsSeparator", sep)
     ]
-    assert {p for p, _ in accepted} == {"airflow/connections", "airflow", "a", "team.x/airflow_conns"}
+    assert {p for p, _ in accepted} == ACCEPTED_PREFIXES
     assert {s for _, s in accepted} == {"/", "-", "_", "--"}
     for prefix, sep in accepted:
         name = airflow_secret_name(prefix, sep, "docker_ecr")
@@ -204,6 +405,37 @@ def test_separators_are_punctuation_only() -> None:
 def test_list_parameters_accept_arns_only(param: str, value: str, ok: bool) -> None:
     assert PARAMS[param]["Type"] == "CommaDelimitedList"
     assert PARAMS[param]["Default"] == ""
+    assert allowed(param, value) is ok
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "ok"),
+    [
+        ("SecretsRegion", "", True),
+        ("SecretsRegion", "eu-west-1", True),
+        ("SecretsRegion", "us-gov-west-1", True),
+        ("SecretsRegion", "cn-north-1", True),
+        ("SecretsRegion", "eusc-de-east-1", True),
+        ("SecretsRegion", "us-isob-east-1", True),
+        ("SecretsRegion", "EU-WEST-1", False),
+        ("SecretsRegion", "eu-west", False),
+        ("SecretsRegion", "nowhere", False),
+        ("SecretsRegion", "*", False),
+        ("SecretsRoleArn", "", True),
+        ("SecretsRoleArn", ROLE, True),
+        ("SecretsRoleArn", "arn:aws-us-gov:iam::123456789012:role/path/to/airflow,secrets", True),
+        ("SecretsRoleArn", "arn:aws:iam::123456789012:role/*", False),
+        ("SecretsRoleArn", "arn:aws:iam::123456789012:user/airflow", False),
+        ("SecretsRoleArn", "*", False),
+        ("SecretsBackendKwargs", "", True),
+        ("SecretsBackendKwargs", "{}", True),
+        ("SecretsBackendKwargs", '{"connections_prefix": "airflow/connections", "sep": "/"}', True),
+        ("SecretsBackendKwargs", ' {\n  "region_name": "eu-west-1"\n} ', True),
+        ("SecretsBackendKwargs", "connections_prefix=airflow/connections", False),
+        ("SecretsBackendKwargs", '["airflow"]', False),
+    ],
+)
+def test_backend_parameters_accept(param: str, value: str, ok: bool) -> None:
     assert allowed(param, value) is ok
 
 
