@@ -39,7 +39,8 @@ SECRETS_ACTIONS = """                  Action:
                     - secretsmanager:CreateSecret
                     - secretsmanager:TagResource
 """
-SSM_ACTIONS = {"ssm:GetParameters", "ssm:PutParameter", "ssm:AddTagsToResource", "ssm:ListTagsForResource"}
+SSM_ACTIONS = {"ssm:GetParameters", "ssm:PutParameter", "ssm:AddTagsToResource", "ssm:ListTagsForResource",
+               "ssm:DescribeParameters"}
 SECRETS_REGION = "{SecretsRegionName: !If [HasSecretsRegion, !Ref SecretsRegion, !Ref AWS::Region]}"
 PARAMETER_RESOURCE = """                  Resource: !Join
                     - /
@@ -323,8 +324,12 @@ def test_parameter_store_grants_are_under_their_condition_and_scoped() -> None:
     grants = [g for g in check_iam.collect_grants(check_iam.load_template(TEMPLATE)).grants if g.action.startswith("ssm:")]
     assert {g.action for g in grants} == SSM_ACTIONS
     assert all(g.conditions == ["UsesParameterStore"] for g in grants)
-    (resource,) = {check_iam.resource_text(r) for g in grants for r in g.resources}
+    scoped = [g for g in grants if g.action != "ssm:DescribeParameters"]
+    (resource,) = {check_iam.resource_text(r) for g in scoped for r in g.resources}
     assert resource == "arn:${AWS::Partition}:ssm:<secrets region>:${AWS::AccountId}:parameter/${ConnectionsPrefix}/*"
+    # DescribeParameters (the KMS key of a parameter to overwrite) has no resource type.
+    (describe,) = [g for g in grants if g.action == "ssm:DescribeParameters"]
+    assert [check_iam.resource_text(r) for r in describe.resources] == ["*"]
 
 
 def test_catches_a_missing_parameter_store_action(tmp_path: Path) -> None:
@@ -428,8 +433,8 @@ def test_catches_store_grants_beside_the_backend_role(tmp_path: Path) -> None:
     # With role_arn the role holds the rights: no store, no KMS for the function's own role.
     old = "  UsesParameterStore: !And [!Condition IsParameterStoreBackend, !Not [!Condition HasSecretsRole]]\n"
     report = run(variant(tmp_path, old, "  UsesParameterStore: !Condition IsParameterStoreBackend\n"))
-    assert in_scenario(report, "grants ssm actions (ssm:AddTagsToResource, ssm:GetParameters, ssm:ListTagsForResource, "
-                       "ssm:PutParameter), but the function's role may only use the backend role_arn here",
+    assert in_scenario(report, "grants ssm actions (ssm:AddTagsToResource, ssm:DescribeParameters, ssm:GetParameters, "
+                       "ssm:ListTagsForResource, ssm:PutParameter), but the function's role may only use the backend role_arn here",
                        "Parameter Store through role_arn")
     assert in_scenario(report, "grants KMS (kms:Decrypt, kms:Encrypt, kms:GenerateDataKey), but the backend's role_arn "
                        "holds the keys here", "Parameter Store through role_arn")
