@@ -65,6 +65,11 @@ impl AwsError {
     }
 
     /// An error entry of a batch call (`BatchGetSecretValue`'s `Errors`): code and message.
+    /// A request the SDK's builder refused before sending it.
+    pub fn request(action: &'static str, problem: &impl fmt::Display) -> Self {
+        Self::new(action, ErrorKind::Other, None, Some(&problem.to_string()))
+    }
+
     pub fn from_code(action: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
         let kind = common_kind(code.unwrap_or_default(), message.unwrap_or_default());
         Self::new(action, kind, code, message)

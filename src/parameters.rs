@@ -2,7 +2,7 @@
 //! create or overwrite one, always as a `SecureString`.
 
 use crate::aws_error::{AwsError, ErrorKind};
-use crate::store::{Current, MANAGED_BY_TAG, Store, Write};
+use crate::store::{Current, MANAGED_BY_TAG, Store, Write, read_in_batches};
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use futures::future::{BoxFuture, join_all};
@@ -20,6 +20,10 @@ const WRITES_PER_SECOND: usize = 3;
 /// A standard parameter's value is at most 4 KB (API Reference, `PutParameter`, `Value`).
 /// The function never picks the paid advanced tier on a user's behalf.
 const VALUE_LIMIT: usize = 4_096;
+/// `DescribeParameters` pages followed for one name before giving up.
+const MAX_DESCRIBE_PAGES: usize = 10;
+const NO_KEY: &str = "the parameter's KMS key was not found, so it was not overwritten \
+                      (without its key, PutParameter would re-encrypt it with alias/aws/ssm)";
 const DESCRIPTION: &str =
     "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher";
 
@@ -31,12 +35,6 @@ pub struct Parameters {
 impl Parameters {
     pub fn new(client: Client) -> Self {
         Self { client }
-    }
-
-    /// Reads every name, 10 a call, the calls concurrently: one result per name, in order.
-    async fn read_all(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
-        let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
-        batches.into_iter().flatten().collect()
     }
 
     /// One call; if it fails as a whole and holds more than one name (one parameter's KMS
@@ -105,34 +103,40 @@ impl Parameters {
     /// The KMS key that encrypts an existing parameter. `PutParameter` without `KeyId`
     /// re-encrypts with the account's default key (`alias/aws/ssm`), so an overwrite
     /// passes the parameter's own key: a user's key choice is theirs to keep.
-    /// `GetParameters` does not return it; `DescribeParameters` does.
-    async fn key_of(&self, name: &str) -> Result<Option<String>, AwsError> {
+    /// `GetParameters` does not return it; `DescribeParameters` does, "on a best-effort
+    /// basis": a page may hold none of the matches and a `NextToken` (API Reference,
+    /// `DescribeParameters`), so pages are followed. Not found, the write is refused
+    /// rather than made with the wrong key.
+    async fn key_of(&self, name: &str) -> Result<String, AwsError> {
+        const ACTION: &str = "ssm:DescribeParameters";
         let filter = ParameterStringFilter::builder()
             .key("Name")
             .option("Equals")
             .values(name)
             .build()
-            .map_err(|e| {
-                AwsError::new(
-                    "ssm:DescribeParameters",
-                    ErrorKind::Other,
-                    None,
-                    Some(&e.to_string()),
-                )
-            })?;
-        let described = self
-            .client
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ssm:DescribeParameters", &e))?;
-        Ok(described
-            .parameters()
-            .iter()
-            .find(|p| p.name() == Some(name))
-            .and_then(|p| p.key_id())
-            .map(str::to_owned))
+            .map_err(|e| AwsError::request(ACTION, &e))?;
+        let mut next_token = None;
+        for _ in 0..MAX_DESCRIBE_PAGES {
+            let page = self
+                .client
+                .describe_parameters()
+                .parameter_filters(filter.clone())
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(ACTION, &e))?;
+            if let Some(found) = page.parameters().iter().find(|p| p.name() == Some(name)) {
+                return found
+                    .key_id()
+                    .map(str::to_owned)
+                    .ok_or_else(|| AwsError::new(ACTION, ErrorKind::Other, None, Some(NO_KEY)));
+            }
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Err(AwsError::new(ACTION, ErrorKind::Other, None, Some(NO_KEY)))
     }
 
     /// `PutParameter` takes no request token: a create that a retry finds already made is
@@ -158,14 +162,7 @@ impl Parameters {
                 .key(MANAGED_BY_TAG.0)
                 .value(MANAGED_BY_TAG.1)
                 .build()
-                .map_err(|e| {
-                    AwsError::new(
-                        "ssm:PutParameter",
-                        ErrorKind::Other,
-                        None,
-                        Some(&e.to_string()),
-                    )
-                })?;
+                .map_err(|e| AwsError::request("ssm:PutParameter", &e))?;
             request = request.description(DESCRIPTION).tags(tag);
         }
         let Err(e) = request.send().await else {
@@ -197,7 +194,9 @@ fn read_error<R: std::fmt::Debug>(
 
 impl Store for Parameters {
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(self.read_all(names))
+        Box::pin(read_in_batches(names, BATCH, |chunk| {
+            self.read_batch(chunk)
+        }))
     }
 
     fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
@@ -215,7 +214,7 @@ impl Store for Parameters {
     fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
             let key = self.key_of(write.name).await?;
-            self.put(write, key.as_deref(), false).await
+            self.put(write, Some(&key), false).await
         })
     }
 

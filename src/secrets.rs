@@ -1,7 +1,7 @@
 //! AWS Secrets Manager as a `Store`: read many secrets in batches, create or update one.
 
 use crate::aws_error::{AwsError, ErrorKind};
-use crate::store::{Current, MANAGED_BY_TAG, Store, Write};
+use crate::store::{Current, MANAGED_BY_TAG, Store, Write, read_in_batches};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 use futures::future::{BoxFuture, join_all};
@@ -26,12 +26,6 @@ pub struct Secrets {
 impl Secrets {
     pub fn new(client: Client) -> Self {
         Self { client }
-    }
-
-    /// Reads every name, 20 a call, the calls concurrently: one result per name, in order.
-    async fn read_all(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
-        let batches = join_all(names.chunks(BATCH).map(|chunk| self.read_batch(chunk))).await;
-        batches.into_iter().flatten().collect()
     }
 
     /// One batch call; if the call fails as a whole (one odd secret can do that), each of
@@ -203,7 +197,9 @@ impl Secrets {
 
 impl Store for Secrets {
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(self.read_all(names))
+        Box::pin(read_in_batches(names, BATCH, |chunk| {
+            self.read_batch(chunk)
+        }))
     }
 
     fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {

@@ -57,5 +57,20 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn value_limit(&self) -> usize;
 }
 
+/// Reads `names` in calls of at most `batch` names, the calls concurrently: one result per
+/// name, in the order asked.
+pub async fn read_in_batches<'a, F, Fut>(
+    names: &'a [String],
+    batch: usize,
+    read: F,
+) -> Vec<Result<Current, AwsError>>
+where
+    F: Fn(&'a [String]) -> Fut,
+    Fut: std::future::Future<Output = Vec<Result<Current, AwsError>>>,
+{
+    let batches = futures::future::join_all(names.chunks(batch).map(read)).await;
+    batches.into_iter().flatten().collect()
+}
+
 /// The tag that marks values this function created, or that a user handed over to it.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "airflow-ecr-refresher");

@@ -29,6 +29,17 @@ fn store(rules: &[&Rule]) -> Parameters {
     Parameters::new(client)
 }
 
+/// A read KMS refuses: AccessDeniedException naming the key (Parameter Store user guide,
+/// "How AWS Systems Manager Parameter Store uses AWS KMS").
+fn kms_denied() -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+        aws_smithy_types::body::SdkBody::from(
+            r#"{"__type":"AccessDeniedException","message":"The ciphertext refers to a KMS key you are not allowed to access."}"#,
+        ),
+    )
+}
+
 fn write<'a>(value: &'a SecretString) -> Write<'a> {
     Write {
         name: NAME,
@@ -41,16 +52,26 @@ fn write<'a>(value: &'a SecretString) -> Write<'a> {
 async fn an_overwrite_passes_the_parameters_own_kms_key_and_no_tags() {
     // PutParameter without KeyId encrypts with alias/aws/ssm (API Reference, PutParameter,
     // KeyId); moto keeps the old key either way, so only the request shows it.
-    let described = mock!(aws_sdk_ssm::Client::describe_parameters).then_output(|| {
-        DescribeParametersOutput::builder()
-            .parameters(
-                ParameterMetadata::builder()
-                    .name(NAME)
-                    .key_id("alias/their-key")
-                    .build(),
-            )
-            .build()
-    });
+    // DescribeParameters answers "on a best-effort basis" (API Reference): a first page
+    // with no match and a NextToken is valid, and the key is on the next.
+    let described = mock!(aws_sdk_ssm::Client::describe_parameters)
+        .sequence()
+        .output(|| {
+            DescribeParametersOutput::builder()
+                .next_token("page-2")
+                .build()
+        })
+        .output(|| {
+            DescribeParametersOutput::builder()
+                .parameters(
+                    ParameterMetadata::builder()
+                        .name(NAME)
+                        .key_id("alias/their-key")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
     let put = mock!(aws_sdk_ssm::Client::put_parameter)
         .match_requests(|r| {
             r.key_id() == Some("alias/their-key")
@@ -64,7 +85,22 @@ async fn an_overwrite_passes_the_parameters_own_kms_key_and_no_tags() {
         .update(&write(&value))
         .await
         .unwrap();
-    assert_eq!(put.num_calls(), 1);
+    assert_eq!((described.num_calls(), put.num_calls()), (2, 1));
+}
+
+#[tokio::test]
+async fn an_overwrite_whose_key_cannot_be_found_is_not_made() {
+    let nothing = mock!(aws_sdk_ssm::Client::describe_parameters)
+        .then_output(|| DescribeParametersOutput::builder().build());
+    let put = mock!(aws_sdk_ssm::Client::put_parameter)
+        .then_output(|| PutParameterOutput::builder().version(2).build());
+    let value = SecretString::from("docker://AWS:pw@h".to_owned());
+    let err = store(&[&nothing, &put])
+        .update(&write(&value))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("alias/aws/ssm"), "{err}");
+    assert_eq!(put.num_calls(), 0, "never written with the default key");
 }
 
 #[tokio::test]
@@ -106,24 +142,10 @@ async fn a_batch_that_fails_as_a_whole_is_read_name_by_name() {
     let bad = "/airflow/connections/bad";
     let whole = mock!(aws_sdk_ssm::Client::get_parameters)
         .match_requests(|r| r.names().len() > 1)
-        .then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    r#"{"__type":"AccessDeniedException","message":"The ciphertext refers to a KMS key you are not allowed to access."}"#,
-                ),
-            )
-        });
+        .then_http_response(kms_denied);
     let one_bad = mock!(aws_sdk_ssm::Client::get_parameters)
         .match_requests(move |r| r.names() == [bad.to_owned()])
-        .then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    r#"{"__type":"AccessDeniedException","message":"The ciphertext refers to a KMS key you are not allowed to access."}"#,
-                ),
-            )
-        });
+        .then_http_response(kms_denied);
     let one_good = mock!(aws_sdk_ssm::Client::get_parameters)
         .match_requests(|r| r.names() == [NAME.to_owned()])
         .then_output(|| {
