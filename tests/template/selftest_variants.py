@@ -20,11 +20,12 @@ NO_VALUE = "                - !Ref AWS::NoValue\n"
 SECRETS_REGION = "{SecretsRegionName: !If [HasSecretsRegion, !Ref SecretsRegion, !Ref AWS::Region]}"
 
 
-def variant(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
+def variant(tmp_path: Path, old: str, new: str, count: int = 1, only_first: bool = False) -> Path:
+    """template.yaml with `old` (found `count` times) replaced by `new`: every one, or the first."""
     text = TEMPLATE.read_text()
     assert text.count(old) == count, f"template.yaml changed; fix this test's anchor {old!r}"
     path = tmp_path / "template.yaml"
-    path.write_text(text.replace(old, new))
+    path.write_text(text.replace(old, new, 1 if only_first else -1))
     return path
 
 
