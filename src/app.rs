@@ -4,9 +4,11 @@
 
 use crate::aws::Aws;
 use crate::config::{ConfigError, Settings};
+use crate::progress::Progress;
 use crate::refresh::{self, Run};
-use crate::report::{RefreshFailed, Report};
+use crate::report::{RefreshFailed, Report, Stopped};
 use crate::request::{Request, RequestError};
+use crate::stop;
 use crate::target::{self, Region, TargetError};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::error::CredentialsError;
@@ -56,11 +58,9 @@ pub enum RunError {
     NothingToRefresh,
     #[error(transparent)]
     Refresh(#[from] RefreshFailed),
-    #[error(
-        "stopped {0:?} before the Lambda timeout with work still in flight; secrets already \
-         written are valid, the rest are unchanged. Raise the function's timeout"
-    )]
-    Deadline(Duration),
+    /// The deadline or a signal cut the run short; it says what was done.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 impl App {
@@ -104,8 +104,30 @@ impl App {
         app
     }
 
-    /// Runs one request to completion: the core that the Lambda and the CLI share.
+    /// Runs one request to completion, or until SIGTERM or SIGINT.
     pub async fn run(&self, request: Request) -> Result<Report, RunError> {
+        self.run_until(request, None).await
+    }
+
+    /// Runs one request until it is done, `left` runs out, or the process is asked to
+    /// stop: the core that the Lambda and the CLI share. A run cut short reports what it
+    /// finished.
+    pub async fn run_until(
+        &self,
+        request: Request,
+        left: Option<Duration>,
+    ) -> Result<Report, RunError> {
+        let progress = Progress::default();
+        match stop::until_stopped(self.refresh(request, &progress), left).await {
+            Ok(result) => result,
+            Err(reason) => Err(RunError::Stopped(Stopped {
+                reason,
+                outcomes: progress.outcomes(),
+            })),
+        }
+    }
+
+    async fn refresh(&self, request: Request, progress: &Progress) -> Result<Report, RunError> {
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
         let region = self.region.as_ref().map_err(Clone::clone)?;
         self.check_credentials().await?;
@@ -121,7 +143,7 @@ impl App {
             settings,
             dry_run: request.dry_run,
         };
-        Ok(refresh::refresh(&self.aws, run, &targets).await?)
+        Ok(refresh::refresh(&self.aws, run, &targets, progress).await?)
     }
 }
 

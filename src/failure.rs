@@ -35,12 +35,25 @@ pub enum TargetFailure {
     TooLarge { bytes: usize, limit: usize },
     #[error("writing the secret: {0}")]
     Write(AwsError),
-    #[error(
-        "{source} (the secret was still written, {}: a fresh token is never worse than an \
-         expiring one)", .action.as_str()
-    )]
+    #[error("{source} ({})", pull_check_note(*.action))]
     PullCheck {
         action: Action,
         source: PullCheckError,
     },
+}
+
+/// What became of the value when its pull check failed.
+fn pull_check_note(action: Action) -> String {
+    match action {
+        Action::WouldCreate | Action::WouldUpdate => {
+            format!(
+                "dry run: nothing was written; it {}",
+                action.as_str().replace('_', " ")
+            )
+        }
+        Action::Created | Action::Updated => format!(
+            "the secret was still written, {}: a fresh token is never worse than an expiring one",
+            action.as_str()
+        ),
+    }
 }

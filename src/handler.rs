@@ -3,14 +3,13 @@
 
 pub use crate::app::{App, RunError};
 use crate::metrics;
-use crate::report::Report;
+use crate::progress::Outcomes;
+use crate::report::{Report, StopReason};
 use crate::request::Request;
+pub use crate::stop::DEADLINE_MARGIN;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Time kept back before the Lambda deadline to return an error instead of being killed.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 impl From<RunError> for Diagnostic {
     fn from(err: RunError) -> Self {
@@ -19,7 +18,10 @@ impl From<RunError> for Diagnostic {
             RunError::Request(_) | RunError::Target(_) => "InvalidRequest",
             RunError::NothingToRefresh => "NothingToRefresh",
             RunError::Refresh(_) => "RefreshFailed",
-            RunError::Deadline(_) => "DeadlineReached",
+            RunError::Stopped(s) => match s.reason {
+                StopReason::Deadline(_) => "DeadlineReached",
+                StopReason::Signal(_) => "Stopped",
+            },
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -46,33 +48,36 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, RunE
     let (payload, context) = event.into_parts();
     let request = Request::from_event(payload)?;
     let dry_run = request.dry_run;
-    let work = app.run(request);
     let left = time_left(context.deadline, SystemTime::now());
     tracing::debug!(deadline_ms = context.deadline, time_left = ?left, "invocation");
-    let result = match left {
-        Some(left) => tokio::time::timeout(left, work)
-            .await
-            .unwrap_or(Err(RunError::Deadline(DEADLINE_MARGIN))),
-        None => work.await,
-    };
-    if !dry_run {
-        emit_metrics(&result);
+    let result = app.run_until(request, left).await;
+    if !dry_run && let Some(outcomes) = outcomes(&result) {
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+        // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
+        println!(
+            "{}",
+            metrics::record(&function, &outcomes, SystemTime::now())
+        );
     }
     result
 }
 
-fn emit_metrics(result: &Result<Report, RunError>) {
-    let (refreshed, failed) = match result {
-        Ok(report) => (report.connections.as_slice(), 0),
-        Err(RunError::Refresh(e)) => (e.refreshed.as_slice(), e.failed.len()),
-        Err(_) => return,
-    };
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
-    // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
-    println!(
-        "{}",
-        metrics::record(&function, refreshed, failed, SystemTime::now())
-    );
+/// What a run did to its connections, when it got as far as touching any: a run stopped
+/// by the deadline or a signal counts too, its unfinished connections as failed.
+pub fn outcomes(result: &Result<Report, RunError>) -> Option<Outcomes> {
+    match result {
+        Ok(report) => Some(Outcomes {
+            refreshed: report.connections.clone(),
+            ..Outcomes::default()
+        }),
+        Err(RunError::Refresh(e)) => Some(Outcomes {
+            refreshed: e.refreshed.clone(),
+            failed: e.failed.clone(),
+            unfinished: Vec::new(),
+        }),
+        Err(RunError::Stopped(s)) => Some(s.outcomes.clone()),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,21 @@
 //! CloudWatch metrics in the Embedded Metric Format: one JSON line on stdout per run, turned
 //! into metrics by Lambda's log pipeline with no API call and no extra permission.
 
-use crate::report::Refreshed;
+use crate::progress::Outcomes;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const NAMESPACE: &str = "AirflowEcrRefresher";
 
-/// The EMF record for a run that refreshed `refreshed` and failed `failed` connections.
-pub fn record(
-    function_name: &str,
-    refreshed: &[Refreshed],
-    failed: usize,
-    now: SystemTime,
-) -> Value {
-    let seconds_left = refreshed
-        .iter()
+/// The EMF record for a run's outcomes. `ConnectionsRefreshed` (what the stale alarm
+/// watches) counts every connection that now holds a fresh token, even one that failed a
+/// later check; `ConnectionsFailed` counts every connection not done as asked, including
+/// those a stop left unfinished.
+pub fn record(function_name: &str, outcomes: &Outcomes, now: SystemTime) -> Value {
+    let refreshed = outcomes.written().count();
+    let failed = outcomes.failed.len() + outcomes.unfinished.len();
+    let seconds_left = outcomes
+        .written()
         .filter_map(|r| r.expires)
         .min()
         .map(|earliest| match earliest.duration_since(now) {
@@ -28,7 +28,7 @@ pub fn record(
     ];
     let mut record = json!({
         "FunctionName": function_name,
-        "ConnectionsRefreshed": refreshed.len(),
+        "ConnectionsRefreshed": refreshed,
         "ConnectionsFailed": failed,
     });
     if let Some(seconds) = seconds_left {
@@ -53,8 +53,25 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Action;
+    use crate::ecr::PullCheckError;
+    use crate::failure::TargetFailure;
+    use crate::progress::Unfinished;
+    use crate::report::{Action, Failed, Refreshed};
     use std::time::Duration;
+
+    fn outcomes(refreshed: Vec<Refreshed>, failed: usize) -> Outcomes {
+        let unfinished = (0..failed)
+            .map(|i| Unfinished {
+                conn_id: format!("u{i}"),
+                secret_name: format!("p/u{i}"),
+            })
+            .collect();
+        Outcomes {
+            refreshed,
+            failed: Vec::new(),
+            unfinished,
+        }
+    }
 
     fn refreshed(expires: Option<SystemTime>) -> Refreshed {
         Refreshed {
@@ -74,7 +91,7 @@ mod tests {
             refreshed(Some(now + Duration::from_secs(43_200))),
             refreshed(Some(now + Duration::from_secs(600))),
         ];
-        let r = record("fn", &rows, 1, now);
+        let r = record("fn", &outcomes(rows.to_vec(), 1), now);
         assert_eq!(r["ConnectionsRefreshed"], 2);
         assert_eq!(r["ConnectionsFailed"], 1);
         assert_eq!(r["SecondsUntilExpiry"], 600);
@@ -97,8 +114,34 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_written_but_failing_its_pull_check_is_fresh_and_failed() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let written = refreshed(Some(now + Duration::from_secs(43_200)));
+        let failed = Failed {
+            conn_id: "a".into(),
+            secret_name: "s".into(),
+            cause: TargetFailure::PullCheck {
+                action: Action::Updated,
+                source: PullCheckError::Missing {
+                    image: "repo:tag".into(),
+                    reason: "ImageNotFound".into(),
+                },
+            },
+            written: Some(written),
+        };
+        let run = Outcomes {
+            failed: vec![failed],
+            ..Outcomes::default()
+        };
+        let r = record("fn", &run, now);
+        assert_eq!(r["ConnectionsRefreshed"], 1, "its token is fresh");
+        assert_eq!(r["ConnectionsFailed"], 1, "its check failed");
+        assert_eq!(r["SecondsUntilExpiry"], 43_200);
+    }
+
+    #[test]
     fn expiry_is_left_out_when_nothing_was_refreshed() {
-        let r = record("fn", &[], 3, UNIX_EPOCH);
+        let r = record("fn", &outcomes(vec![], 3), UNIX_EPOCH);
         assert!(r.get("SecondsUntilExpiry").is_none());
         assert_eq!(
             r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -143,7 +186,7 @@ mod tests {
         // A failed and a refreshed run both emit every watched metric, under the
         // namespace and dimension the alarms name, with the dimension's value set.
         for (refreshed, failed) in [(vec![refreshed(None)], 0), (vec![], 2)] {
-            let r = record("my-function", &refreshed, failed, UNIX_EPOCH);
+            let r = record("my-function", &outcomes(refreshed, failed), UNIX_EPOCH);
             let emf = &r["_aws"]["CloudWatchMetrics"][0];
             assert_eq!(emf["Namespace"], NAMESPACE);
             assert_eq!(emf["Dimensions"], json!([["FunctionName"]]));

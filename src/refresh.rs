@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::connection::DockerLogin;
 use crate::failure::TargetFailure;
 use crate::plan::Rules;
+use crate::progress::{Outcomes, Progress};
 use crate::report::{self, Failed, RefreshFailed, Refreshed, Report};
 use crate::store::Current;
 use crate::target::Target;
@@ -40,7 +41,13 @@ pub struct Run<'a> {
     pub dry_run: bool,
 }
 
-pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Report, RefreshFailed> {
+pub async fn refresh(
+    aws: &Aws,
+    run: Run<'_>,
+    targets: &[Target],
+    progress: &Progress,
+) -> Result<Report, RefreshFailed> {
+    progress.begin(targets);
     let names: Vec<String> = targets.iter().map(|t| t.secret_name.clone()).collect();
     let (tokens, current) = tokio::join!(
         Tokens::fetch(aws.tokens.as_ref(), targets),
@@ -58,51 +65,71 @@ pub async fn refresh(aws: &Aws, run: Run<'_>, targets: &[Target]) -> Result<Repo
             existing,
             not_before: writes_start + write_wave(i, per_second),
         };
-        async move { (i, target, name, refresh_one(aws, run, job).await) }
+        async move {
+            let outcome = refresh_one(aws, run, job).await.map_err(|e| Failed {
+                conn_id: target.conn_id.to_string(),
+                secret_name: name.clone(),
+                cause: e.cause,
+                written: e.written,
+            });
+            // Logged as each finishes, so a run cut short has said what it did.
+            log_outcome(run, target, &outcome);
+            progress.finish(i, outcome);
+        }
     });
     // Unordered, so a slow write never holds up the others; the report keeps the
     // configured order.
-    let mut results: Vec<_> = futures::stream::iter(jobs)
+    futures::stream::iter(jobs)
         .buffer_unordered(WRITES_IN_FLIGHT.min(per_second).max(1))
-        .collect()
+        .collect::<()>()
         .await;
-    results.sort_unstable_by_key(|(i, ..)| *i);
-
-    let (mut refreshed, mut failed) = (Vec::new(), Vec::new());
-    for (_, target, name, result) in results {
-        match result {
-            Ok(done) => {
-                let message = if run.dry_run {
-                    "connection checked, nothing written (dry run)"
-                } else {
-                    "connection refreshed"
-                };
-                tracing::info!(
-                    conn_id = %target.conn_id, secret_name = %name, registry = %done.registry,
-                    region = %target.region, action = done.action.as_str(), expires_at = done.expires_at.as_deref(),
-                    "{message}"
-                );
-                refreshed.push(done);
-            }
-            Err(cause) => {
-                tracing::error!(
-                    conn_id = %target.conn_id, secret_name = %name, region = %target.region,
-                    error = %cause, "connection not refreshed"
-                );
-                failed.push(Failed {
-                    conn_id: target.conn_id.to_string(),
-                    secret_name: name.clone(),
-                    cause,
-                });
-            }
-        }
-    }
+    let Outcomes {
+        refreshed, failed, ..
+    } = progress.outcomes();
     if failed.is_empty() {
         Ok(Report {
             connections: refreshed,
         })
     } else {
         Err(RefreshFailed { failed, refreshed })
+    }
+}
+
+fn log_outcome(run: Run<'_>, target: &Target, outcome: &Result<Refreshed, Failed>) {
+    match outcome {
+        Ok(done) => {
+            let message = if run.dry_run {
+                "connection checked, nothing written (dry run)"
+            } else {
+                "connection refreshed"
+            };
+            tracing::info!(
+                conn_id = %target.conn_id, secret_name = %done.secret_name, registry = %done.registry,
+                region = %target.region, action = done.action.as_str(), expires_at = done.expires_at.as_deref(),
+                "{message}"
+            );
+        }
+        Err(failed) => {
+            tracing::error!(
+                conn_id = %target.conn_id, secret_name = %failed.secret_name, region = %target.region,
+                written = failed.written.is_some(), error = %failed.cause, "connection not refreshed"
+            );
+        }
+    }
+}
+
+/// Why a connection failed, and what it had written before it did.
+struct Failure {
+    cause: TargetFailure,
+    written: Option<Refreshed>,
+}
+
+impl<E: Into<TargetFailure>> From<E> for Failure {
+    fn from(cause: E) -> Self {
+        Self {
+            cause: cause.into(),
+            written: None,
+        }
     }
 }
 
@@ -116,7 +143,7 @@ struct Job<'a> {
     not_before: Instant,
 }
 
-async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed, TargetFailure> {
+async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed, Failure> {
     let Job {
         target,
         name,
@@ -163,15 +190,21 @@ async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed,
         check
     );
     let action = action?;
-    check.map_err(|source| TargetFailure::PullCheck { action, source })?;
-    Ok(Refreshed {
+    let refreshed = Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: name.to_owned(),
         registry: host.clone(),
         action,
         expires_at: token.expires_at.and_then(report::rfc3339),
         expires: token.expires_at,
-    })
+    };
+    match check {
+        Ok(()) => Ok(refreshed),
+        Err(source) => Err(Failure {
+            cause: TargetFailure::PullCheck { action, source },
+            written: (!run.dry_run).then_some(refreshed),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! What a run tells its caller: the connections it refreshed, or which failed and why.
 
 use crate::failure::TargetFailure;
+use crate::progress::{Named, Outcomes};
 use serde::Serialize;
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +49,9 @@ pub struct Failed {
     pub secret_name: String,
     /// Typed to the end: tests match it, and its Display is what users read.
     pub cause: TargetFailure,
+    /// What was written before a later step failed (the pull check): the token is fresh,
+    /// so the staleness metric counts it as refreshed.
+    pub written: Option<Refreshed>,
 }
 
 /// Some connections failed. The others were refreshed all the same.
@@ -74,6 +78,63 @@ impl fmt::Display for RefreshFailed {
         if !self.refreshed.is_empty() {
             let names: Vec<&str> = self.refreshed.iter().map(|r| r.conn_id.as_str()).collect();
             write!(f, ". The others were done: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a run stopped before every connection was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// This long before the Lambda deadline, to answer instead of being killed.
+    Deadline(Duration),
+    /// The process was asked to stop (`SIGTERM`, `SIGINT`).
+    Signal(&'static str),
+}
+
+/// A run cut short: what it finished, and what it did not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Stopped {
+    pub reason: StopReason,
+    pub outcomes: Outcomes,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Outcomes {
+            refreshed,
+            failed,
+            unfinished,
+        } = &self.outcomes;
+        match self.reason {
+            StopReason::Deadline(margin) => {
+                write!(f, "stopped {margin:?} before the Lambda timeout")?
+            }
+            StopReason::Signal(signal) => write!(f, "stopped by {signal}")?,
+        }
+        if unfinished.is_empty() && refreshed.is_empty() && failed.is_empty() {
+            f.write_str(" before any connection was started; nothing was written")?;
+        } else if !unfinished.is_empty() {
+            write!(
+                f,
+                "; not finished: {} (each is unchanged, or holds the new login if its write \
+                 landed before the stop)",
+                Named(unfinished)
+            )?;
+        }
+        if !refreshed.is_empty() {
+            let names: Vec<&str> = refreshed.iter().map(|r| r.conn_id.as_str()).collect();
+            write!(f, "; done: {}", names.join(", "))?;
+        }
+        for failed in failed {
+            write!(
+                f,
+                "; failed: {} ({}): {}",
+                failed.conn_id, failed.secret_name, failed.cause
+            )?;
+        }
+        if matches!(self.reason, StopReason::Deadline(_)) {
+            f.write_str(". Raise the function's timeout")?;
         }
         Ok(())
     }
@@ -124,11 +185,13 @@ mod tests {
                         bytes: 70_000,
                         limit: 65_536,
                     },
+                    written: None,
                 },
                 Failed {
                     conn_id: "b".into(),
                     secret_name: "p/b".into(),
                     cause: TargetFailure::Binary,
+                    written: None,
                 },
             ],
             refreshed: vec![],

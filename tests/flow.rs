@@ -296,4 +296,37 @@ async fn pull_roles_are_assumed_once_and_each_check_asks_as_the_tokens_principal
         "written despite the failed check"
     );
     assert_eq!(store.get("p/d"), None, "no token, no write");
+    let RunError::Refresh(e) = &err else {
+        unreachable!()
+    };
+    let written = e.failed[0].written.as_ref().expect("b was written");
+    assert_eq!(
+        (written.conn_id.as_str(), written.action),
+        ("b", Action::Created)
+    );
+    assert!(e.failed[1].written.is_none(), "d was not written");
+}
+
+#[tokio::test]
+async fn a_dry_run_with_a_failing_pull_check_never_says_it_wrote() {
+    let (store, _) = setup(50);
+    let tokens = Arc::new(MemoryTokens::new("123456789012", PASSWORD));
+    let err = run(
+        &app(&store, &tokens),
+        json!([{"conn_id": "b", "check_image": "team/app:missing"}]),
+        true,
+    )
+    .await
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("dry run: nothing was written; it would create"),
+        "{message}"
+    );
+    assert!(!message.contains("still written"), "{message}");
+    let RunError::Refresh(e) = &err else {
+        unreachable!()
+    };
+    assert!(e.failed[0].written.is_none());
+    assert_eq!(store.get("p/b"), None);
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 pub const BIN: &str = env!("CARGO_BIN_EXE_airflow-ecr-refresher");
 
 /// The binary with only what `vars` sets: no profile, no instance metadata.
-pub fn run(vars: &[(&str, &str)]) -> Output {
+pub fn command(vars: &[(&str, &str)]) -> Command {
     let home = std::env::temp_dir().join(format!("aer-cli-home-{}", std::process::id()));
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
@@ -14,7 +14,12 @@ pub fn run(vars: &[(&str, &str)]) -> Output {
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    cmd.output().expect("run the binary")
+    cmd
+}
+
+/// Runs it to completion.
+pub fn run(vars: &[(&str, &str)]) -> Output {
+    command(vars).output().expect("run the binary")
 }
 
 /// Its stdout and stderr as text.
