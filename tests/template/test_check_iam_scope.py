@@ -31,26 +31,26 @@ SECRET_RESOURCE = """                  Resource: !Sub
 
 
 def test_catches_a_wildcard_action(tmp_path: Path) -> None:
-    template = variant(tmp_path, "                    - secretsmanager:TagResource\n", "                    - secretsmanager:*\n")
+    template = variant(tmp_path, "                  Action: secretsmanager:TagResource\n", "                  Action: secretsmanager:*\n")
     report = run(template)
     assert any("wildcard or non-literal action 'secretsmanager:*'" in p for p in report.problems)
     assert report.missing == ["secretsmanager:TagResource"]
 
 
 def test_catches_secrets_granted_on_star(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, SECRET_RESOURCE, '                  Resource: "*"\n'))
+    report = run(variant(tmp_path, SECRET_RESOURCE, '                  Resource: "*"\n', 2))
     assert any("secretsmanager:PutSecretValue is granted on \"*\"" in p for p in report.problems)
 
 
 def test_catches_secrets_outside_the_prefix(tmp_path: Path) -> None:
     old = "secret:${ConnectionsPrefix}${ConnectionsSeparator}*"
-    report = run(variant(tmp_path, old, "secret:*"))
+    report = run(variant(tmp_path, old, "secret:*", 2))
     assert any("secretsmanager:CreateSecret must be scoped" in p for p in report.problems)
     assert in_scenario(report, "but Airflow's backend names the connections")
 
 
 def test_catches_secrets_in_the_stacks_region_instead_of_the_secrets_region(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, ":secretsmanager:${SecretsRegionName}:", ":secretsmanager:${AWS::Region}:"))
+    report = run(variant(tmp_path, ":secretsmanager:${SecretsRegionName}:", ":secretsmanager:${AWS::Region}:", 2))
     assert any("secretsmanager:CreateSecret must be scoped to arn:...:secretsmanager:<secrets region>:" in p
                for p in report.problems)
     assert in_scenario(report, "secretsmanager:CreateSecret on ['arn:aws:secretsmanager:us-east-1:", "secrets in eu-west-1")
