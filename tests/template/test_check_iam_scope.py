@@ -16,7 +16,7 @@ PULL_RESOURCE = """                Resource: !If
                   - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*
                   - !Ref PullRepositoryArns
               - !If
-                - UsesPullThroughCache
+                - PullThroughListedRepositories
 """
 ASSUME_ROLE = """              - !If
                 - HasPullRoles
@@ -118,7 +118,7 @@ def test_pull_rights_and_assume_role_are_granted_on_purpose_with_a_reason() -> N
     assert "pull" in GRANTED_ON_PURPOSE["ecr:GetDownloadUrlForLayer"].why
     assert GRANTED_ON_PURPOSE["sts:AssumeRole"].condition == "HasPullRoles"
     for action in CACHE_ACTIONS:
-        assert GRANTED_ON_PURPOSE[action].condition == "UsesPullThroughCache"
+        assert GRANTED_ON_PURPOSE[action].condition == "PullThroughListedRepositories"
 
 
 def test_the_allow_list_covers_nothing_else() -> None:
@@ -140,22 +140,22 @@ def test_catches_an_extra_ecr_action_next_to_the_pull_rights(tmp_path: Path) -> 
 
 
 def test_catches_pull_rights_on_star(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, PULL_RESOURCE, '                Resource: "*"\n              - !If\n                - UsesPullThroughCache\n'))
+    report = run(variant(tmp_path, PULL_RESOURCE, '                Resource: "*"\n              - !If\n                - PullThroughListedRepositories\n'))
     assert any("ecr:BatchGetImage is granted on \"*\"" in p for p in report.problems)
 
 
 def test_catches_pull_rights_on_other_repositories(tmp_path: Path) -> None:
-    old = "                  - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - UsesPullThroughCache\n"
-    new = "                  - !Sub arn:${AWS::Partition}:ecr:*:*:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - UsesPullThroughCache\n"
+    old = "                  - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - PullThroughListedRepositories\n"
+    new = "                  - !Sub arn:${AWS::Partition}:ecr:*:*:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - PullThroughListedRepositories\n"
     report = run(variant(tmp_path, old, new))
     assert any("ecr:GetDownloadUrlForLayer must be on the PullRepositoryArns parameter" in p for p in report.problems)
 
 
 def test_catches_pull_through_cache_granted_unconditionally(tmp_path: Path) -> None:
-    old = "              - !If\n                - UsesPullThroughCache\n"
+    old = "              - !If\n                - PullThroughListedRepositories\n"
     report = run(variant(tmp_path, old, "              - !If\n                - HasPullRoles\n"))
     assert any(
-        "ecr:CreateRepository must be granted only under the UsesPullThroughCache condition" in p
+        "ecr:CreateRepository must be granted only under the PullThroughListedRepositories condition" in p
         for p in report.problems
     )
 
