@@ -69,3 +69,43 @@ def test_the_readme_says_a_failed_run_is_not_retried() -> None:
     alarms = README.split("### The alarms, and what to do when one fires\n", 1)[1].split("\n### ", 1)[0]
     assert "retried a failed scheduled run twice" not in alarms
     assert "not retried" in alarms and "MaximumRetryAttempts" in alarms
+
+
+# --------------------------------------------------------------------------- capabilities
+
+
+def test_the_schedule_makes_a_resource_policy() -> None:
+    types = resource_types()
+    assert "AWS::Lambda::Permission" in types and "AWS::IAM::Role" in types
+    assert sar_capabilities() == {"CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"}
+
+
+def test_the_serverless_application_repository_route_acknowledges_every_capability() -> None:
+    (command,) = commands("aws serverlessrepo create-cloud-formation-change-set")
+    assert capabilities(command) == sar_capabilities()
+    section = README.split("#### From the AWS Serverless Application Repository\n", 1)[1].split("\n#### ", 1)[0]
+    section = " ".join(section.split())
+    # The console hides such applications from its search unless this box is ticked.
+    assert "Show apps that create custom IAM roles or resource policies" in section
+    assert "resource policies" in section
+
+
+def test_cloudformation_routes_pass_only_capabilities_cloudformation_takes() -> None:
+    routes = commands("aws cloudformation deploy") + commands("sam deploy --capabilities")
+    assert len(routes) >= 3, routes
+    for command in routes:
+        got = capabilities(command)
+        assert "CAPABILITY_IAM" in got and got <= CLOUDFORMATION, command
+    # The nested application: its template is itself a SAM template, in a nested stack.
+    (nested,) = commands("sam deploy --capabilities")
+    assert capabilities(nested) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    deploy = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]
+    assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM"}
+
+
+def test_the_mwaa_role_is_told_it_needs_kms_decrypt_for_a_customer_managed_key() -> None:
+    side = " ".join(README.split("## The Airflow side\n", 1)[1].split("\n## ", 1)[0].split())
+    mwaa = side[side.index("The MWAA execution role needs"):side.index("Self-managed")]
+    assert "secretsmanager:GetSecretValue" in mwaa and "ssm:GetParameter" in mwaa
+    assert "Either way, when the secrets or parameters use a customer managed KMS key" in mwaa
+    assert "`kms:Decrypt` on that key" in mwaa
