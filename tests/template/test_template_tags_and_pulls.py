@@ -12,7 +12,7 @@ import pytest
 from check_iam import ROOT
 from iam_grants import as_list
 from iam_scenarios import airflow_parameter_name
-from template_rendering import PARAMETER_STORE, SECRETS_MANAGER, rendered, statements
+from template_rendering import PARAMETER_STORE, PARAMS, SECRETS_MANAGER, rendered, statements
 
 TAG_ACTIONS = {"secretsmanager:TagResource", "ssm:AddTagsToResource"}
 REPOSITORY = "arn:aws:ecr:us-east-1:123456789012:repository/ecr-public/*"
@@ -82,3 +82,17 @@ def test_pull_through_cache_rights_are_only_on_the_listed_repositories() -> None
     assert granted["EcrPullThroughCache"]["Resource"] == [REPOSITORY]
     assert set(granted["EcrPullThroughCache"]["Action"]) == {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
     assert "EcrPullThroughCache" not in statements(rendered())
+
+
+def test_the_default_pull_rights_and_who_gets_them_are_said_plainly() -> None:
+    # A token is a bearer credential with the role's pull rights: whoever reads the
+    # connection can pull what the role may pull.
+    description = " ".join(PARAMS["PullRepositoryArns"]["Description"].split())
+    assert "every repository of this account in every region" in description
+    assert "anyone who can read a connection" in description
+    readme = (ROOT / "README.md").read_text()
+    section = " ".join(readme.split("### Who can pull with the token\n", 1)[1].split("\n### ", 1)[0].split())
+    for said in ("every repository of this account in every region", "AmazonEC2ContainerRegistryReadOnly",
+                 "anyone who can read the connection", "To narrow it, list in `PullRepositoryArns`",
+                 "refuses `PullThroughCache=true` without `PullRepositoryArns`"):
+        assert said in section, said
