@@ -20,7 +20,8 @@ KMS_VIA = {SM_KMS: "secretsmanager", SSM_KMS: "ssm"}
 #   secret     only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}, in the secrets'
 #              region (SECRETS_REGION) and this account
 #   parameter  only parameters under /${ConnectionsPrefix}/, in the secrets' region and this
-#              account (the ARN without the name's leading "/": the scenarios render it)
+#              account (the ARN without the name's leading "/": the scenarios render it; with
+#              it too for PARAMETER_ARN_WITH_NAME_SLASH)
 #   kms        only the KmsKeyArn or ExtraKmsKeyArns parameter, only under SM_KMS or SSM_KMS,
 #              only with kms:ViaService = <that store>.<secrets' region>.${AWS::URLSuffix}
 #   logs       only the function's own log group
