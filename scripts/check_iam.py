@@ -32,9 +32,11 @@
    Conditions that hold in it; only the chosen store's actions (none of either store, and
    no KMS, with role_arn, which holds them); each store and key resource exactly the ARN
    Airflow's backend names, in the secrets' region, and of one of the action's resource
-   types in the catalogue (so no "parameter//..." ARN); KMS only via the chosen store in that
+   types in the catalogue (so no "parameter//..." ARN, except for the tag-on-create action
+   AWS checks on that form too, which needs both); KMS only via the chosen store in that
    region; sts:AssumeRole on exactly the pull roles and the backend's role; and condition
-   keys the catalogue lists for the action.
+   keys the catalogue lists for the action (the tag keys too). The tag actions only with
+   the Condition that limits them to the function's managed-by tag.
 
 Each step has its module beside this one: iam_needs.py (1, 2), iam_grants.py (3),
 iam_render.py and iam_scenarios.py (4), iam_catalogue.py (the IAM catalogue and botocore's

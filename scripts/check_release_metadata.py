@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """What a release carries agrees with itself, offline.
 
-    check_release_metadata.py [--tag vX.Y.Z]
+    check_release_metadata.py [--tag vX.Y.Z] [--repository-url https://github.com/OWNER/REPO]
 
 Checks, and prints every problem found:
   - template.yaml's AWS::ServerlessRepo::Application metadata against the AWS Serverless
     Application Repository's rules (AWS SAM developer guide, "AWS SAM template Metadata
     section properties"): the required keys, lengths and patterns, at most 10 labels, no
     intrinsic functions, README and license files that exist and are under 5 MB, a single
-    SPDX id that is one of Cargo.toml's license choices, with its license text;
+    SPDX id that is one of Cargo.toml's license choices, with its license text; a
+    HomePageUrl (the repository; with --repository-url, that one) and a SourceCodeUrl that is
+    its tree at the tag v<SemanticVersion>;
   - SemanticVersion is Cargo.toml's version, a semantic version, and CHANGELOG.md has a
     section for it or an [Unreleased] one;
   - Cargo.toml's package metadata: description, license MIT OR Apache-2.0 with both texts,
@@ -40,7 +42,7 @@ def version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("."))
 
 
-def check_sar(meta: object, version: str, licenses: set[str], bad: list[str]) -> None:
+def check_sar(meta: object, version: str, licenses: set[str], bad: list[str], repository_url: str | None = None) -> None:
     if not isinstance(meta, dict):
         bad.append("template.yaml has no AWS::ServerlessRepo::Application metadata")
         return
@@ -86,6 +88,22 @@ def check_sar(meta: object, version: str, licenses: set[str], bad: list[str]) ->
         bad.append(f"SAR LicenseUrl must be {LICENSE_FILES[spdx][0]}, the text of {spdx}")
     if str(meta.get("SemanticVersion")) != version:
         bad.append(f"SAR SemanticVersion {meta.get('SemanticVersion')} is not Cargo.toml's version {version}")
+    check_urls(meta, bad, repository_url)
+
+
+def check_urls(meta: dict, bad: list[str], repository_url: str | None) -> None:
+    """The application's page links its repository (HomePageUrl) and each version its source
+    (SourceCodeUrl: "for example the URL of a specific GitHub commit", Serverless Application
+    Repository API reference): here the tree at the version's tag."""
+    home, source = meta.get("HomePageUrl"), meta.get("SourceCodeUrl")
+    for key, value in (("HomePageUrl", home), ("SourceCodeUrl", source)):
+        if not isinstance(value, str) or not re.match(r"^https://[^\s/]+/\S+$", value):
+            bad.append(f"SAR {key} is {value!r}, not an https URL")
+    if isinstance(home, str) and source != f"{home.rstrip('/')}/tree/v{meta.get('SemanticVersion')}":
+        bad.append(f"SAR SourceCodeUrl {source!r} is not {home.rstrip('/')}/tree/v{meta.get('SemanticVersion')}, "
+                   "the source of this version")
+    if repository_url is not None and home != repository_url:
+        bad.append(f"SAR HomePageUrl {home!r} is not the repository that publishes, {repository_url}")
 
 
 def check_cargo(pkg: dict, bad: list[str]) -> set[str]:
@@ -136,13 +154,15 @@ def check_changelog(version: str, tagged: bool, bad: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tag", help="the release tag, which must be v<Cargo.toml version>")
+    ap.add_argument("--repository-url", help="the repository that publishes, which HomePageUrl must name")
     args = ap.parse_args()
     bad: list[str] = []
     pkg = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
     version = pkg["version"]
     licenses = check_cargo(pkg, bad)
     template = parse_template((ROOT / "template.yaml").read_text())
-    check_sar(template.get("Metadata", {}).get("AWS::ServerlessRepo::Application"), version, licenses, bad)
+    check_sar(template.get("Metadata", {}).get("AWS::ServerlessRepo::Application"), version, licenses, bad,
+              args.repository_url)
     if args.tag is not None and args.tag != f"v{version}":
         bad.append(f"tag {args.tag} is not v{version}, Cargo.toml's version")
     check_changelog(version, args.tag is not None, bad)

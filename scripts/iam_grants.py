@@ -20,7 +20,8 @@ KMS_VIA = {SM_KMS: "secretsmanager", SSM_KMS: "ssm"}
 #   secret     only secrets under ${ConnectionsPrefix}${ConnectionsSeparator}, in the secrets'
 #              region (SECRETS_REGION) and this account
 #   parameter  only parameters under /${ConnectionsPrefix}/, in the secrets' region and this
-#              account (the ARN without the name's leading "/": the scenarios render it)
+#              account (the ARN without the name's leading "/": the scenarios render it; with
+#              it too for PARAMETER_ARN_WITH_NAME_SLASH)
 #   kms        only the KmsKeyArn or ExtraKmsKeyArns parameter, only under SM_KMS or SSM_KMS,
 #              only with kms:ViaService = <that store>.<secrets' region>.${AWS::URLSuffix}
 #   logs       only the function's own log group
@@ -39,6 +40,19 @@ OWN_REPOSITORIES = "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"
 SECRET_RESOURCE = ":secret:${ConnectionsPrefix}${ConnectionsSeparator}"
 PARAMETER_RESOURCE = re.compile(
     r":ssm:" + re.escape(SECRETS_REGION) + r":\$\{AWS::AccountId\}:parameter/\$\{ConnectionsPrefix\}/\*$")
+# Tag on create: PutParameter with Tags is also authorized as AddTagsToResource, and a real
+# AccessDenied (pepperize/cdk-ssm-parameters-cross-region#442) shows that check made on
+# arn:...:parameter//<name without its leading "/">, an ARN of no documented resource type.
+# Exactly these actions may, and must, be granted on that form too (iam_scenarios.py).
+PARAMETER_ARN_WITH_NAME_SLASH = ("ssm:AddTagsToResource",)
+DOUBLE_SLASH_PARAMETER_RESOURCE = re.compile(PARAMETER_RESOURCE.pattern.replace("parameter/", "parameter//", 1))
+# The tag the function writes on what it creates (src/store.rs, MANAGED_BY_TAG), the only one
+# the tag actions may write: a Condition of exactly MANAGED_BY_CONDITION (both keys are among
+# each action's condition keys in the Service Authorization Reference).
+MANAGED_BY = ("managed-by", "airflow-ecr-refresher")
+TAG_ACTIONS = ("secretsmanager:TagResource", "ssm:AddTagsToResource")
+MANAGED_BY_CONDITION = {"StringEquals": {f"aws:RequestTag/{MANAGED_BY[0]}": MANAGED_BY[1]},
+                        "ForAllValues:StringEquals": {"aws:TagKeys": [MANAGED_BY[0]]}}
 
 
 def kms_via_service(store: str) -> str:
@@ -173,13 +187,23 @@ def scope_problems(g: Grant, entry: dict[str, Any]) -> list[str]:
     rule = SCOPE.get(g.action, SCOPE.get(g.action.split(":")[0]))
     if "*" in texts:
         return [f"{where} is granted on \"*\"; it has resource types, so it must be scoped ({rule})"]
+    out = []
+    if g.action in TAG_ACTIONS and g.condition != MANAGED_BY_CONDITION:
+        out.append(f"{where} must be limited to the {MANAGED_BY[0]} tag: Condition {json.dumps(MANAGED_BY_CONDITION)}, "
+                   f"got {json.dumps(g.condition)}")
+    return out + rule_problems(g, rule, texts, where)
+
+
+def rule_problems(g: Grant, rule: str | None, texts: list[str], where: str) -> list[str]:
     if rule == "secret":
         bad = [t for t in texts if SECRET_RESOURCE not in t or not t.endswith("*") or "${AWS::AccountId}" not in t
                or f":secretsmanager:{SECRETS_REGION}:" not in t]
         return [f"{where} must be scoped to arn:...:secretsmanager:{SECRETS_REGION}:${{AWS::AccountId}}{SECRET_RESOURCE}*, "
                 f"got {bad}"] if bad else []
     if rule == "parameter":
-        bad = [t for t in texts if not PARAMETER_RESOURCE.search(t)]
+        forms = (PARAMETER_RESOURCE, DOUBLE_SLASH_PARAMETER_RESOURCE) if g.action in PARAMETER_ARN_WITH_NAME_SLASH else (
+            PARAMETER_RESOURCE,)
+        bad = [t for t in texts if not any(f.search(t) for f in forms)]
         return [f"{where} must be scoped to arn:...:ssm:{SECRETS_REGION}:${{AWS::AccountId}}:parameter/${{ConnectionsPrefix}}/*, "
                 f"got {bad}"] if bad else []
     if rule == "kms":

@@ -89,13 +89,16 @@ class OnPurpose:
 # registry with an Amazon ECR private registry"). sts:AssumeRole is sent only by connections
 # with a pull_role_arn, which PullRoleArns must list.
 _PULL = "Airflow's Docker pulls with the token (it carries this role's pull rights)"
-_CACHE = "Airflow's pulls through a pull through cache rule (PullThroughCache=true)"
+_CACHE = "Airflow's pulls through a pull through cache rule (PullThroughCache=true, on the PullRepositoryArns listed)"
+# PullThroughCache=true is refused without PullRepositoryArns (a template rule), so the cache
+# rights hold under this Condition, which says both.
+CACHE_CONDITION = "PullThroughListedRepositories"
 GRANTED_ON_PURPOSE = {
     "ecr:BatchGetImage": OnPurpose(_PULL + "; also the function's own pull check"),
     "ecr:GetDownloadUrlForLayer": OnPurpose(_PULL),
     "ecr:BatchCheckLayerAvailability": OnPurpose(_PULL),
-    "ecr:BatchImportUpstreamImage": OnPurpose(_CACHE, "UsesPullThroughCache"),
-    "ecr:CreateRepository": OnPurpose(_CACHE, "UsesPullThroughCache"),
+    "ecr:BatchImportUpstreamImage": OnPurpose(_CACHE, CACHE_CONDITION),
+    "ecr:CreateRepository": OnPurpose(_CACHE, CACHE_CONDITION),
     "sts:AssumeRole": OnPurpose("the pull role of a connection's pull_role_arn (aws-config's "
                                 "AssumeRoleProvider), only when PullRoleArns is set", "HasPullRoles"),
 }

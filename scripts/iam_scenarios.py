@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iam_catalogue import catalogue_actions, has_resource_types
-from iam_grants import Grant, collect_grants
+from iam_grants import PARAMETER_ARN_WITH_NAME_SLASH, Grant, collect_grants
 from iam_needs import Need
 from iam_render import PSEUDO, Rendering, RenderError
 
@@ -108,7 +108,26 @@ def arn_type_problems(where: str, action: str, resources: list[Any]) -> list[str
     patterns = {t: arn_type_pattern(types[t]["arn"]) for t in entry["resource_types"] if t and t in types}
     return [f"{where}: {action} on {r!r}, which is no ARN of its resource types "
             f"({', '.join(types[t]['arn'] for t in patterns)})"
-            for r in resources if not (isinstance(r, str) and any(p.fullmatch(r) for p in patterns.values()))]
+            for r in resources if not (isinstance(r, str) and any(p.fullmatch(documented(action, r)) for p in patterns.values()))]
+
+
+def documented(action: str, arn: str) -> str:
+    """`arn` as the catalogue spells it: for PARAMETER_ARN_WITH_NAME_SLASH, the undocumented
+    parameter//<name> form AWS also checks them on is parameter/<name>."""
+    return arn.replace(":parameter//", ":parameter/", 1) if action in PARAMETER_ARN_WITH_NAME_SLASH else arn
+
+
+# Condition keys that are global (any action takes them), unlike the tag keys, which only
+# the actions the catalogue lists them for take.
+_TAG_KEYS = ("aws:RequestTag/", "aws:ResourceTag/", "aws:TagKeys")
+
+
+def catalogue_key(key: str) -> str:
+    """A condition key as the catalogue lists it: aws:RequestTag/managed-by is aws:RequestTag/${TagKey}."""
+    for prefix in ("aws:RequestTag/", "aws:ResourceTag/"):
+        if key.startswith(prefix):
+            return prefix + "${TagKey}"
+    return key
 
 
 def condition_key_problems(where: str, action: str, condition: Any) -> list[str]:
@@ -118,7 +137,7 @@ def condition_key_problems(where: str, action: str, condition: Any) -> list[str]
     known = {k for rt in entry["resource_types"].values() for k in rt.get("condition_keys", [])}
     keys = {k for block in condition.values() if isinstance(block, dict) for k in block}
     return [f"{where}: {action} with condition key {k}, which the catalogue does not list for it"
-            for k in sorted(keys) if not k.startswith("aws:") and k not in known]
+            for k in sorted(keys) if (not k.startswith("aws:") or k.startswith(_TAG_KEYS)) and catalogue_key(k) not in known]
 
 
 def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario: Scenario) -> tuple[list[str], list[str]]:
@@ -160,8 +179,11 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
     for action, grants in granted.items():
         if action.split(":")[0] in STORES:
             got = {str(x) for g in grants for x in g.resources} - {"*"}
-            if got and got != want:
-                problems.append(f"{action} on {sorted(got)}, but Airflow's backend names the connections {sorted(want)}")
+            # Those AWS also checks on parameter//<name>: granted on both forms.
+            wanted = want | {w.replace(":parameter/", ":parameter//", 1) for w in want} if (
+                action in PARAMETER_ARN_WITH_NAME_SLASH) else want
+            if got and got != wanted:
+                problems.append(f"{action} on {sorted(got)}, but Airflow's backend names the connections {sorted(wanted)}")
 
     keys = {k for k in [p.get("KmsKeyArn", "")] + list(p.get("ExtraKmsKeyArns", [])) if k}
     kms = [g for a, gs in granted.items() if a.startswith("kms:") for g in gs]

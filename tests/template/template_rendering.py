@@ -1,5 +1,6 @@
-"""What the checks of template.yaml share: the template as read, its parameters, and renderings
-of it for given parameter values (scripts/iam_render.py) with the statements they grant."""
+"""What the checks of template.yaml share: the template as read, its parameters, renderings of it
+for given parameter values (scripts/iam_render.py) with the statements they grant, and the
+template after the SAM transform."""
 
 from __future__ import annotations
 
@@ -43,3 +44,23 @@ def statements(r: Rendering) -> dict[str, dict[str, Any]]:
                 if "Sid" in st:
                     out[st["Sid"]] = st
     return out
+
+
+def sam_transformed(**values: str) -> dict[str, Any]:
+    """template.yaml as CloudFormation gets it after the SAM transform (AWS::Serverless-2016-10-31),
+    run offline by SAM's own translator: the resources SAM generates (the schedule's rule and
+    permission, the function's EventInvokeConfig) included."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from samtranslator.translator.transform import transform  # noqa: PLC0415
+
+    class NoManagedPolicies:  # the template names no managed policy: nothing to look up
+        def load(self) -> dict[str, str]:
+            return {}
+
+    doc = json.loads(json.dumps(DOC))  # plain dicts, and a copy
+    # The translator wants an S3 location; `sam package` would put one here.
+    doc["Resources"]["RefresherFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # it reads the region, calls nothing
+    return transform(doc, {"Connections": "docker_ecr", **values}, NoManagedPolicies())

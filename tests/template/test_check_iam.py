@@ -17,7 +17,6 @@ SECRETS_ACTIONS = """                  Action:
                     - secretsmanager:DescribeSecret
                     - secretsmanager:PutSecretValue
                     - secretsmanager:CreateSecret
-                    - secretsmanager:TagResource
 """
 
 def test_real_template_grants_exactly_what_the_baseline_needs() -> None:
@@ -65,8 +64,8 @@ def test_catches_an_extra_action(tmp_path: Path) -> None:
 
 
 def test_catches_an_action_the_catalogue_does_not_know(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, "                    - secretsmanager:TagResource\n",
-                         "                    - secretsmanager:TagResources\n"))
+    report = run(variant(tmp_path, "                  Action: secretsmanager:TagResource\n",
+                         "                  Action: secretsmanager:TagResources\n"))
     assert any("secretsmanager:TagResources is not an action in the IAM catalogue" in p for p in report.problems)
     assert report.missing == ["secretsmanager:TagResource"]
 

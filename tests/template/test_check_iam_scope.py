@@ -16,7 +16,7 @@ PULL_RESOURCE = """                Resource: !If
                   - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*
                   - !Ref PullRepositoryArns
               - !If
-                - UsesPullThroughCache
+                - PullThroughListedRepositories
 """
 ASSUME_ROLE = """              - !If
                 - HasPullRoles
@@ -31,26 +31,26 @@ SECRET_RESOURCE = """                  Resource: !Sub
 
 
 def test_catches_a_wildcard_action(tmp_path: Path) -> None:
-    template = variant(tmp_path, "                    - secretsmanager:TagResource\n", "                    - secretsmanager:*\n")
+    template = variant(tmp_path, "                  Action: secretsmanager:TagResource\n", "                  Action: secretsmanager:*\n")
     report = run(template)
     assert any("wildcard or non-literal action 'secretsmanager:*'" in p for p in report.problems)
     assert report.missing == ["secretsmanager:TagResource"]
 
 
 def test_catches_secrets_granted_on_star(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, SECRET_RESOURCE, '                  Resource: "*"\n'))
+    report = run(variant(tmp_path, SECRET_RESOURCE, '                  Resource: "*"\n', 2))
     assert any("secretsmanager:PutSecretValue is granted on \"*\"" in p for p in report.problems)
 
 
 def test_catches_secrets_outside_the_prefix(tmp_path: Path) -> None:
     old = "secret:${ConnectionsPrefix}${ConnectionsSeparator}*"
-    report = run(variant(tmp_path, old, "secret:*"))
+    report = run(variant(tmp_path, old, "secret:*", 2))
     assert any("secretsmanager:CreateSecret must be scoped" in p for p in report.problems)
     assert in_scenario(report, "but Airflow's backend names the connections")
 
 
 def test_catches_secrets_in_the_stacks_region_instead_of_the_secrets_region(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, ":secretsmanager:${SecretsRegionName}:", ":secretsmanager:${AWS::Region}:"))
+    report = run(variant(tmp_path, ":secretsmanager:${SecretsRegionName}:", ":secretsmanager:${AWS::Region}:", 2))
     assert any("secretsmanager:CreateSecret must be scoped to arn:...:secretsmanager:<secrets region>:" in p
                for p in report.problems)
     assert in_scenario(report, "secretsmanager:CreateSecret on ['arn:aws:secretsmanager:us-east-1:", "secrets in eu-west-1")
@@ -118,7 +118,7 @@ def test_pull_rights_and_assume_role_are_granted_on_purpose_with_a_reason() -> N
     assert "pull" in GRANTED_ON_PURPOSE["ecr:GetDownloadUrlForLayer"].why
     assert GRANTED_ON_PURPOSE["sts:AssumeRole"].condition == "HasPullRoles"
     for action in CACHE_ACTIONS:
-        assert GRANTED_ON_PURPOSE[action].condition == "UsesPullThroughCache"
+        assert GRANTED_ON_PURPOSE[action].condition == "PullThroughListedRepositories"
 
 
 def test_the_allow_list_covers_nothing_else() -> None:
@@ -140,22 +140,22 @@ def test_catches_an_extra_ecr_action_next_to_the_pull_rights(tmp_path: Path) -> 
 
 
 def test_catches_pull_rights_on_star(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, PULL_RESOURCE, '                Resource: "*"\n              - !If\n                - UsesPullThroughCache\n'))
+    report = run(variant(tmp_path, PULL_RESOURCE, '                Resource: "*"\n              - !If\n                - PullThroughListedRepositories\n'))
     assert any("ecr:BatchGetImage is granted on \"*\"" in p for p in report.problems)
 
 
 def test_catches_pull_rights_on_other_repositories(tmp_path: Path) -> None:
-    old = "                  - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - UsesPullThroughCache\n"
-    new = "                  - !Sub arn:${AWS::Partition}:ecr:*:*:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - UsesPullThroughCache\n"
+    old = "                  - !Sub arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - PullThroughListedRepositories\n"
+    new = "                  - !Sub arn:${AWS::Partition}:ecr:*:*:repository/*\n                  - !Ref PullRepositoryArns\n              - !If\n                - PullThroughListedRepositories\n"
     report = run(variant(tmp_path, old, new))
     assert any("ecr:GetDownloadUrlForLayer must be on the PullRepositoryArns parameter" in p for p in report.problems)
 
 
 def test_catches_pull_through_cache_granted_unconditionally(tmp_path: Path) -> None:
-    old = "              - !If\n                - UsesPullThroughCache\n"
+    old = "              - !If\n                - PullThroughListedRepositories\n"
     report = run(variant(tmp_path, old, "              - !If\n                - HasPullRoles\n"))
     assert any(
-        "ecr:CreateRepository must be granted only under the UsesPullThroughCache condition" in p
+        "ecr:CreateRepository must be granted only under the PullThroughListedRepositories condition" in p
         for p in report.problems
     )
 

@@ -24,9 +24,12 @@ def test_parameter_store_grants_are_under_their_condition_and_scoped() -> None:
     grants = [g for g in collect_grants(load_template(TEMPLATE)).grants if g.action.startswith("ssm:")]
     assert {g.action for g in grants} == SSM_ACTIONS
     assert all(g.conditions == ["UsesParameterStore"] for g in grants)
-    scoped = [g for g in grants if g.action != "ssm:DescribeParameters"]
+    scoped = [g for g in grants if g.action not in ("ssm:DescribeParameters", "ssm:AddTagsToResource")]
     (resource,) = {resource_text(r) for g in scoped for r in g.resources}
     assert resource == "arn:${AWS::Partition}:ssm:<secrets region>:${AWS::AccountId}:parameter/${ConnectionsPrefix}/*"
+    # Tag on create: also the parameter//<name> form AWS checks it on.
+    (tags,) = [g for g in grants if g.action == "ssm:AddTagsToResource"]
+    assert [resource_text(r) for r in tags.resources] == [resource, resource.replace("parameter/", "parameter//")]
     # DescribeParameters (the KMS key of a parameter to overwrite) has no resource type.
     (describe,) = [g for g in grants if g.action == "ssm:DescribeParameters"]
     assert [resource_text(r) for r in describe.resources] == ["*"]
@@ -73,7 +76,7 @@ def test_catches_parameter_store_granted_unconditionally_or_on_star(tmp_path: Pa
 
 
 def test_catches_parameters_outside_the_prefix(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, "parameter/${ConnectionsPrefix}/*", "parameter/*"))
+    report = run(variant(tmp_path, "parameter/${ConnectionsPrefix}/*", "parameter/*", 2))
     assert any("ssm:PutParameter must be scoped to arn:...:ssm:<secrets region>:" in p for p in report.problems)
     assert in_scenario(report, "ssm:PutParameter on ['arn:aws:ssm:us-east-1:123456789012:parameter/*'], but "
                        "Airflow's backend names the connections ['arn:aws:ssm:us-east-1:123456789012:parameter/airflow/connections/*']",
@@ -100,7 +103,7 @@ def test_catches_the_leading_slash_of_the_prefix_in_the_parameter_arn(tmp_path: 
 
 
 def test_catches_parameters_in_the_stacks_region_instead_of_the_secrets_region(tmp_path: Path) -> None:
-    report = run(variant(tmp_path, ":ssm:${SecretsRegionName}:", ":ssm:${AWS::Region}:"))
+    report = run(variant(tmp_path, ":ssm:${SecretsRegionName}:", ":ssm:${AWS::Region}:", 3))
     assert any("ssm:GetParameters must be scoped to arn:...:ssm:<secrets region>:" in p for p in report.problems)
     assert in_scenario(report, "ssm:GetParameters on ['arn:aws:ssm:us-east-1:", "secrets in eu-west-1")
 

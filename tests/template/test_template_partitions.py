@@ -27,10 +27,12 @@ def strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
 
 
 def exempt(path: tuple[str, ...]) -> bool:
-    # Parameter texts are for people (examples) or validate what they type (patterns accept
-    # every partition). A service principal is a name, not a host: lambda.amazonaws.com in
-    # every partition (SAM writes the same for the roles it generates).
+    # Parameter texts and rule messages are for people (examples) or validate what they type
+    # (patterns accept every partition). A service principal is a name, not a host:
+    # lambda.amazonaws.com in every partition (SAM writes the same for the roles it generates).
     if path[:1] == ("Parameters",) and path[-1] in ("Description", "ConstraintDescription", "AllowedPattern"):
+        return True
+    if path[:1] == ("Rules",) and path[-1] == "AssertDescription":
         return True
     return "Principal" in path and "Service" in path
 
