@@ -28,6 +28,7 @@ pub mod report;
 pub mod request;
 pub mod roles;
 pub mod secrets;
+mod ssm_retries;
 pub mod stop;
 pub mod store;
 pub mod target;

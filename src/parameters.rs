@@ -34,7 +34,9 @@ pub struct Parameters {
 
 impl Parameters {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: crate::ssm_retries::with_retries(&client),
+        }
     }
 
     /// One call; if it fails as a whole and holds more than one name (one parameter's KMS

@@ -135,6 +135,36 @@ async fn throttled_writes_are_retried_and_persistent_throttling_is_named() {
     assert_eq!(always.num_calls(), 4, "the function's four attempts");
 }
 
+/// Another writer updating the same parameter: HTTP 400 `TooManyUpdates`, "There are
+/// concurrent updates for a resource that supports one update at a time." (Systems Manager
+/// API Reference, PutParameter, Errors). A modeled error the SDK does not retry itself.
+const TOO_MANY_UPDATES: &str = r#"{"__type":"TooManyUpdates","message":"There are concurrent updates for a resource that supports one update at a time."}"#;
+
+#[tokio::test]
+async fn concurrent_updates_are_retried_then_named() {
+    let busy = mock!(aws_sdk_ssm::Client::put_parameter)
+        .sequence()
+        .http_status(400, Some(TOO_MANY_UPDATES.into()))
+        .times(2)
+        .output(|| PutParameterOutput::builder().version(2).build())
+        .build();
+    let value = SecretString::from("docker://AWS:pw@h".to_owned());
+    store(&[&busy]).create(&write(&value), None).await.unwrap();
+    assert_eq!(busy.num_calls(), 3, "two TooManyUpdates, then the write");
+
+    let always = mock!(aws_sdk_ssm::Client::put_parameter)
+        .sequence()
+        .http_status(400, Some(TOO_MANY_UPDATES.into()))
+        .repeatedly()
+        .build();
+    let err = store(&[&always])
+        .create(&write(&value), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Throttled, "{err}");
+    assert_eq!(always.num_calls(), 4, "the function's four attempts");
+}
+
 #[tokio::test]
 async fn a_batch_that_fails_as_a_whole_is_read_name_by_name() {
     // One parameter's KMS key refusing decryption fails the whole GetParameters call
