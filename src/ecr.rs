@@ -15,8 +15,11 @@ use std::time::SystemTime;
 const ACTION: &str = "ecr:GetAuthorizationToken";
 const PULL: &str = "ecr:BatchGetImage";
 
-/// Every manifest type a pull may meet, so no image fails the check for its format
-/// (Amazon ECR API Reference, `BatchGetImage`, `acceptedMediaTypes`).
+/// Every manifest type a pull may meet, so no image fails the check for its format. The
+/// API Reference (`BatchGetImage`, `acceptedMediaTypes`) lists only the single-manifest
+/// types, but ECR stores manifest lists and OCI indexes (ECR user guide, "Pushing a
+/// multi-architecture image") and AWS's own containerd resolver for ECR asks for exactly
+/// these (awslabs/amazon-ecr-containerd-resolver, `ecr/base.go`).
 const MEDIA_TYPES: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
