@@ -3,6 +3,7 @@
 
 use crate::aws_error::AwsError;
 use crate::connection::ConnectionError;
+use crate::destination::HostConflict;
 use crate::ecr::PullCheckError;
 use crate::report::Action;
 use crate::tokens::TokenFailure;
@@ -11,6 +12,8 @@ use crate::tokens::TokenFailure;
 pub enum TargetFailure {
     #[error(transparent)]
     Token(#[from] TokenFailure),
+    #[error(transparent)]
+    Host(#[from] HostConflict),
     #[error("reading the secret: {0}")]
     Read(AwsError),
     #[error("reading the secret's tags: {0}")]

@@ -36,6 +36,9 @@ pub struct Target {
     /// The secret Airflow reads for it.
     pub secret_name: String,
     pub region: Region,
+    /// `region` was configured, not the function's own: an existing connection's registry
+    /// is only kept when it is in that region.
+    pub region_given: bool,
     pub registry: Option<Registry>,
     pub pull_role_arn: Option<RoleArn>,
     pub check_image: Option<ImageRef>,
@@ -221,6 +224,7 @@ impl TargetSpec {
             conn_id: self.conn_id.clone(),
             secret_name: naming.secret_name(&self.conn_id, self.team.as_ref().map(Team::as_str)),
             region,
+            region_given: self.region.is_some(),
             registry: self.registry.clone(),
             pull_role_arn: self.pull_role_arn.clone(),
             check_image: self.check_image.clone(),
