@@ -3,6 +3,7 @@
 
 use crate::aws_error::AwsError;
 use crate::connection::ConnectionError;
+use crate::destination::HostConflict;
 use crate::ecr::PullCheckError;
 use crate::report::Action;
 use crate::tokens::TokenFailure;
@@ -11,6 +12,8 @@ use crate::tokens::TokenFailure;
 pub enum TargetFailure {
     #[error(transparent)]
     Token(#[from] TokenFailure),
+    #[error(transparent)]
+    Host(#[from] HostConflict),
     #[error("reading the secret: {0}")]
     Read(AwsError),
     #[error("reading the secret's tags: {0}")]
@@ -20,12 +23,20 @@ pub enum TargetFailure {
          (store the connection as a SecretString)"
     )]
     Binary,
+    /// A Docker connection (or one handed over) in a plain-text parameter.
     #[error(
         "the parameter is a {0} parameter, which would store the password unencrypted, so it \
          was left untouched (delete it and the function creates a SecureString, or recreate \
          it as a SecureString)"
     )]
     Unencrypted(String),
+    /// Anything else in a plain-text parameter: judged by whose it is, never advised away.
+    #[error(
+        "the parameter is a {kind} parameter holding {holds}, not a Docker connection: check \
+         the conn_id (this function never turns another connection into a Docker login); it \
+         was left untouched"
+    )]
+    NotDockerParameter { kind: String, holds: String },
     #[error("{0}, so the secret was left untouched")]
     Value(#[from] ConnectionError),
     #[error(

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod destination;
 pub mod ecr;
 pub mod failure;
 pub mod handler;

@@ -74,9 +74,10 @@ impl Parameters {
                     value: SecretString::from(value.to_owned()),
                     version_id: parameter.version().to_string(),
                 },
-                (kind, _) => {
-                    Current::Unencrypted(kind.map_or("untyped", |k| k.as_str()).to_owned())
-                }
+                (kind, value) => Current::Unencrypted {
+                    kind: kind.map_or("untyped", |k| k.as_str()).to_owned(),
+                    value: value.map(|v| SecretString::from(v.to_owned())),
+                },
             };
             found.insert(name, current);
         }

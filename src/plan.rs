@@ -72,7 +72,14 @@ pub fn plan(
             WriteKind::Update,
         ),
         Current::Binary => return Err(TargetFailure::Binary),
-        Current::Unencrypted(kind) => return Err(TargetFailure::Unencrypted(kind.clone())),
+        Current::Unencrypted { kind, value } => {
+            return Err(unencrypted(
+                kind,
+                value.as_ref(),
+                found.managed,
+                rules.aliases,
+            ));
+        }
     };
     if value.len() > rules.value_limit {
         return Err(TargetFailure::TooLarge {
@@ -91,13 +98,41 @@ pub fn plan(
 /// Whether the plan needs the value's tag: only for a value Airflow can load that is not
 /// a Docker connection (one extra call, only then).
 pub fn needs_tag(current: &Current, aliases: &Aliases) -> bool {
-    let Current::Text { value, .. } = current else {
-        return false;
+    let value = match current {
+        Current::Text { value, .. } => value,
+        Current::Unencrypted {
+            value: Some(value), ..
+        } => value,
+        _ => return false,
     };
     matches!(
         aliases.ownership(value.expose_secret()),
         Ok(Ownership::Other(_) | Ownership::Untyped)
     )
+}
+
+/// A plain-text parameter is never written (the password would be stored unencrypted),
+/// but whose it is comes first: recreating it as a SecureString is advice for a Docker
+/// connection (or one handed over by its tag) only; anything else is most likely named by
+/// a mistyped conn id, and must never be deleted on our word.
+fn unencrypted(
+    kind: &str,
+    value: Option<&SecretString>,
+    managed: bool,
+    aliases: &Aliases,
+) -> TargetFailure {
+    let holds = match value.map(|v| aliases.ownership(v.expose_secret())) {
+        _ if managed => return TargetFailure::Unencrypted(kind.to_owned()),
+        Some(Ok(Ownership::Docker)) => return TargetFailure::Unencrypted(kind.to_owned()),
+        Some(Ok(Ownership::Other(conn_type))) => format!("a {conn_type:?} connection"),
+        Some(Ok(Ownership::Untyped)) => "a JSON connection without a conn_type".to_owned(),
+        Some(Err(e)) => format!("a value Airflow cannot load as a connection ({e})"),
+        None => "no value".to_owned(),
+    };
+    TargetFailure::NotDockerParameter {
+        kind: kind.to_owned(),
+        holds,
+    }
 }
 
 impl WriteKind {
@@ -210,5 +245,62 @@ mod tests {
             plan("n", found(&docker), &LOGIN, tiny),
             Err(TargetFailure::TooLarge { limit: 10, .. })
         ));
+    }
+
+    #[test]
+    fn a_plain_text_parameter_is_judged_by_whose_it_is_before_its_type() {
+        let aliases = Aliases::from_json_only();
+        let rules = rules(&aliases);
+        let plain = |kind: &str, value: &str| Current::Unencrypted {
+            kind: kind.into(),
+            value: Some(SecretString::from(value.to_owned())),
+        };
+        let postgres = plain("String", "postgresql://app:dbpass@db.example.com:5432/app");
+        let err = plan("n", found(&postgres), &LOGIN, rules).unwrap_err();
+        assert_eq!(
+            err,
+            TargetFailure::NotDockerParameter {
+                kind: "String".into(),
+                holds: "a \"postgresql\" connection".into()
+            }
+        );
+        let message = err.to_string();
+        assert!(message.contains("check the conn_id"), "{message}");
+        assert!(
+            !message.contains("delete") && !message.contains("dbpass"),
+            "{message}"
+        );
+        assert!(needs_tag(&postgres, &aliases), "a handed-over one is ours");
+        let handed_over = Found {
+            managed: true,
+            ..found(&postgres)
+        };
+        assert_eq!(
+            plan("n", handed_over, &LOGIN, rules).unwrap_err(),
+            TargetFailure::Unencrypted("String".into())
+        );
+
+        let docker = plain("StringList", r#"{"conn_type":"docker","host":"h"}"#);
+        let err = plan("n", found(&docker), &LOGIN, rules).unwrap_err();
+        assert_eq!(err, TargetFailure::Unencrypted("StringList".into()));
+        assert!(err.to_string().contains("recreate it as a SecureString"));
+        assert!(!needs_tag(&docker, &aliases));
+
+        for (value, holds) in [
+            (
+                r#"{"host":"h","login":"u","password":"p"}"#,
+                "a JSON connection without a conn_type",
+            ),
+            (
+                "a,b,c",
+                "a value Airflow cannot load as a connection (the secret is neither",
+            ),
+        ] {
+            let err = plan("n", found(&plain("String", value)), &LOGIN, rules).unwrap_err();
+            let TargetFailure::NotDockerParameter { holds: said, .. } = &err else {
+                panic!("{err:?}")
+            };
+            assert!(said.starts_with(holds), "{said}");
+        }
     }
 }

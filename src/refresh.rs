@@ -7,6 +7,7 @@ use crate::aws::Aws;
 use crate::aws_error::AwsError;
 use crate::config::Settings;
 use crate::connection::DockerLogin;
+use crate::destination;
 use crate::failure::TargetFailure;
 use crate::plan::Rules;
 use crate::progress::{Outcomes, Progress};
@@ -14,7 +15,7 @@ use crate::report::{self, Failed, RefreshFailed, Refreshed, Report};
 use crate::store::Current;
 use crate::target::Target;
 use crate::token;
-use crate::tokens::{Token, TokenFailure, Tokens};
+use crate::tokens::{Token, Tokens};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -49,19 +50,36 @@ pub async fn refresh(
 ) -> Result<Report, RefreshFailed> {
     progress.begin(targets);
     let names: Vec<String> = targets.iter().map(|t| t.secret_name.clone()).collect();
-    let (tokens, current) = tokio::join!(
+    // The configured regions' tokens beside the read; a connection that keeps its own
+    // registry (`destination.rs`) may need another region's, known once the read is in.
+    let (mut tokens, current) = tokio::join!(
         Tokens::fetch(aws.tokens.as_ref(), targets),
         aws.store.read(&names),
     );
+    let aliases = &run.settings.backend.aliases;
+    let settled = destination::settle_all(targets, &current, aliases, &tokens);
+    tokens
+        .fetch_more(aws.tokens.as_ref(), settled.iter().flatten())
+        .await;
     let per_second = aws.store.writes_per_second();
 
     let writes_start = Instant::now();
-    let jobs = targets.iter().zip(&names).zip(current).enumerate();
-    let jobs = jobs.map(|(i, ((target, name), existing))| {
+    let jobs = targets
+        .iter()
+        .zip(&settled)
+        .zip(&names)
+        .zip(current)
+        .enumerate();
+    let jobs = jobs.map(|(i, (((target, settled), name), existing))| {
+        // As it will be refreshed: its own registry kept, or why it may not be.
+        let target = settled.as_ref().unwrap_or(target);
         let job = Job {
             target,
             name,
-            token: tokens.get(target),
+            token: match settled {
+                Ok(settled) => tokens.get(settled).map_err(TargetFailure::from),
+                Err(conflict) => Err(conflict.clone()),
+            },
             existing,
             not_before: writes_start + write_wave(i, per_second),
         };
@@ -138,7 +156,8 @@ impl<E: Into<TargetFailure>> From<E> for Failure {
 struct Job<'a> {
     target: &'a Target,
     name: &'a str,
-    token: Result<&'a Token, TokenFailure>,
+    /// Its token, or why it has none (a registry it can neither keep nor leave).
+    token: Result<&'a Token, TargetFailure>,
     existing: Result<Current, AwsError>,
     not_before: Instant,
 }

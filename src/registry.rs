@@ -71,8 +71,32 @@ impl RegistryHost {
         })
     }
 
+    /// The host of an existing connection, if it is an ECR registry: as Docker would
+    /// reach it, so a scheme, a trailing `/` and a port are set aside (the written host
+    /// is bare).
+    pub fn of_existing(host: &str) -> Option<Self> {
+        let host = host.trim().to_ascii_lowercase();
+        let bare = ["https://", "http://"]
+            .iter()
+            .find_map(|scheme| host.strip_prefix(scheme))
+            .unwrap_or(&host);
+        let bare = bare.strip_suffix('/').unwrap_or(bare);
+        let bare = match bare.rsplit_once(':') {
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                host
+            }
+            _ => bare,
+        };
+        Self::parse(bare)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.host
+    }
+
+    /// The registry's account id, its first label.
+    pub fn account(&self) -> &str {
+        self.host.split('.').next().unwrap_or_default()
     }
 
     pub fn region(&self) -> &Region {
@@ -196,6 +220,37 @@ mod tests {
             if !bad.is_empty() {
                 assert!(parse(bad).unwrap_err().to_string().contains(bad));
             }
+        }
+    }
+
+    #[test]
+    fn an_existing_hosts_registry_is_found_as_docker_would_reach_it() {
+        for existing in [
+            "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+            " https://210987654321.DKR.ECR.eu-west-1.amazonaws.com/",
+            "210987654321.dkr.ecr.eu-west-1.amazonaws.com:443",
+            "http://210987654321.dkr.ecr.eu-west-1.amazonaws.com:443/",
+        ] {
+            let host = RegistryHost::of_existing(existing).unwrap();
+            assert_eq!(
+                host.as_str(),
+                "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
+            );
+            assert_eq!(
+                (host.account(), host.region().as_str()),
+                ("210987654321", "eu-west-1")
+            );
+        }
+        let fips = RegistryHost::of_existing("210987654321.dkr-ecr-fips.us-west-2.on.aws").unwrap();
+        assert_eq!(fips.region().as_str(), "us-west-2");
+        for other in [
+            "old.example.com",
+            "public.ecr.aws",
+            "210987654321",
+            "",
+            "h:5000",
+        ] {
+            assert!(RegistryHost::of_existing(other).is_none(), "{other}");
         }
     }
 

@@ -18,9 +18,14 @@ pub enum Current {
     },
     /// Binary: Airflow never reads it, and we will not overwrite it.
     Binary,
-    /// A Parameter Store `String` or `StringList` (the type, named): Airflow reads it, but
-    /// a password written there would be stored unencrypted, so it is left alone.
-    Unencrypted(String),
+    /// A Parameter Store `String` or `StringList`: Airflow reads it, but a password written
+    /// there would be stored unencrypted, so it is left alone. Its value is kept to tell
+    /// whose it is (a mistyped conn id naming someone's database login is no Docker one).
+    Unencrypted {
+        /// The parameter type, named.
+        kind: String,
+        value: Option<SecretString>,
+    },
 }
 
 /// What to write and how to make the write idempotent.

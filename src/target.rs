@@ -7,6 +7,7 @@ use crate::naming::{Naming, TEAM_SEP};
 pub use crate::pull::{ImageRef, RoleArn};
 pub use crate::registry::{Registry, RegistryHost};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// One connection as configured, before the function's region fills the gaps.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -35,6 +36,9 @@ pub struct Target {
     /// The secret Airflow reads for it.
     pub secret_name: String,
     pub region: Region,
+    /// `region` was configured, not the function's own: an existing connection's registry
+    /// is only kept when it is in that region.
+    pub region_given: bool,
     pub registry: Option<Registry>,
     pub pull_role_arn: Option<RoleArn>,
     pub check_image: Option<ImageRef>,
@@ -122,11 +126,28 @@ pub enum TargetError {
          would never look it up: fix the conn id or the pattern"
     )]
     LookupPattern { conn_id: String, pattern: String },
-    #[error("conn_id {0:?} is listed more than once; each connection is one secret")]
-    Duplicate(String),
+    #[error(
+        "entry {first} {first_spec} and entry {second} {second_spec} both name secret \
+         {secret_name}: list each secret once"
+    )]
+    Duplicate {
+        first: usize,
+        first_spec: String,
+        second: usize,
+        second_spec: String,
+        secret_name: String,
+    },
 }
 
 impl TargetSpec {
+    /// `{conn_id: a, team: x}`: what names the secret, for a message.
+    fn describe(&self) -> String {
+        match &self.team {
+            Some(team) => format!("{{conn_id: {}, team: {}}}", self.conn_id, team.as_str()),
+            None => format!("{{conn_id: {}}}", self.conn_id),
+        }
+    }
+
     pub fn new(conn_id: ConnId) -> Self {
         Self {
             conn_id,
@@ -203,6 +224,7 @@ impl TargetSpec {
             conn_id: self.conn_id.clone(),
             secret_name: naming.secret_name(&self.conn_id, self.team.as_ref().map(Team::as_str)),
             region,
+            region_given: self.region.is_some(),
             registry: self.registry.clone(),
             pull_role_arn: self.pull_role_arn.clone(),
             check_image: self.check_image.clone(),
@@ -210,190 +232,34 @@ impl TargetSpec {
     }
 }
 
-/// Resolves every spec and refuses the same conn id twice (two writes to one secret).
+/// Resolves every spec and refuses two that name one secret (two writes to it), judged
+/// by the secret name: one conn id for two teams is two secrets, and a team's conn id
+/// beside the same `<team>--<conn_id>` spelt out is one.
 pub fn resolve_all(
     specs: &[TargetSpec],
     default_region: &Region,
     naming: &Naming,
 ) -> Result<Vec<Target>, TargetError> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     specs
         .iter()
-        .map(|spec| {
-            if !seen.insert(spec.conn_id.as_str()) {
-                return Err(TargetError::Duplicate(spec.conn_id.to_string()));
+        .enumerate()
+        .map(|(i, spec)| {
+            let target = spec.resolve(default_region, naming)?;
+            if let Some(&first) = seen.get(&target.secret_name) {
+                return Err(TargetError::Duplicate {
+                    first: first + 1,
+                    first_spec: specs[first].describe(),
+                    second: i + 1,
+                    second_spec: spec.describe(),
+                    secret_name: target.secret_name,
+                });
             }
-            spec.resolve(default_region, naming)
+            seen.insert(target.secret_name.clone(), i);
+            Ok(target)
         })
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn region(s: &str) -> Region {
-        Region::try_from(s.to_owned()).unwrap()
-    }
-
-    #[test]
-    fn region_comes_from_spec_then_host_then_default() {
-        let default = region("us-east-1");
-        let spec: TargetSpec = serde_json::from_str(r#"{"conn_id":"a"}"#).unwrap();
-        assert_eq!(spec.resolve(&default, &naming()).unwrap().region, default);
-
-        let spec: TargetSpec = serde_json::from_str(
-            r#"{"conn_id":"a","registry":"210987654321.dkr.ecr.eu-west-1.amazonaws.com"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            spec.resolve(&default, &naming()).unwrap().region,
-            region("eu-west-1")
-        );
-
-        let spec: TargetSpec = serde_json::from_str(
-            r#"{"conn_id":"a","region":"us-west-2","registry":"210987654321.dkr.ecr.eu-west-1.amazonaws.com"}"#,
-        )
-        .unwrap();
-        assert!(matches!(
-            spec.resolve(&default, &naming()),
-            Err(TargetError::RegionMismatch { .. })
-        ));
-    }
-
-    #[test]
-    fn specs_reject_unknown_keys_and_bad_values_with_the_reason() {
-        let err = serde_json::from_str::<TargetSpec>(r#"{"conn_id":"a","regoin":"eu-west-1"}"#)
-            .unwrap_err();
-        assert!(err.to_string().contains("unknown field `regoin`"), "{err}");
-        let err =
-            serde_json::from_str::<TargetSpec>(r#"{"conn_id":"a","region":"moon-1"}"#).unwrap_err();
-        assert!(
-            err.to_string().contains("invalid region \"moon-1\""),
-            "{err}"
-        );
-        let err = serde_json::from_str::<TargetSpec>(r#"{"conn_id":""}"#).unwrap_err();
-        assert!(err.to_string().contains("invalid conn_id"), "{err}");
-    }
-
-    #[test]
-    fn a_dual_stack_host_takes_its_token_from_its_own_region() {
-        let spec: TargetSpec = serde_json::from_str(
-            r#"{"conn_id":"a","registry":"210987654321.dkr-ecr.ap-south-1.on.aws"}"#,
-        )
-        .unwrap();
-        let target = spec.resolve(&region("us-east-1"), &naming()).unwrap();
-        assert_eq!(target.region, region("ap-south-1"));
-        assert_eq!(
-            target.registry.unwrap().to_string(),
-            "210987654321.dkr-ecr.ap-south-1.on.aws",
-            "the host stays as given"
-        );
-    }
-
-    #[test]
-    fn another_partition_is_refused_naming_both() {
-        for (conn_region, function_region, partitions) in [
-            ("cn-north-1", "us-east-1", ("aws-cn", "aws")),
-            ("us-east-1", "us-gov-west-1", ("aws", "aws-us-gov")),
-            ("eu-west-1", "eusc-de-east-1", ("aws", "aws-eusc")),
-        ] {
-            let mut spec = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
-            spec.region = Some(region(conn_region));
-            let err = spec
-                .resolve(&region(function_region), &naming())
-                .unwrap_err();
-            assert_eq!(
-                err,
-                TargetError::Partition {
-                    conn_id: "a".into(),
-                    region: conn_region.into(),
-                    partition: partitions.0,
-                    function_region: function_region.into(),
-                    function_partition: partitions.1,
-                }
-            );
-        }
-        // The same partition, another region: fine.
-        let mut spec = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
-        spec.region = Some(region("cn-northwest-1"));
-        assert!(spec.resolve(&region("cn-north-1"), &naming()).is_ok());
-    }
-
-    #[test]
-    fn duplicates_are_refused() {
-        let a = TargetSpec::new(ConnId::try_from("a".to_owned()).unwrap());
-        let err = resolve_all(&[a.clone(), a], &region("us-east-1"), &naming()).unwrap_err();
-        assert_eq!(err, TargetError::Duplicate("a".into()));
-    }
-
-    fn naming() -> Naming {
-        Naming::new("airflow/connections", "/", None)
-    }
-
-    #[test]
-    fn secret_names_match_the_airflow_backend() {
-        let id = ConnId::try_from("docker_ecr".to_owned()).unwrap();
-        let name = |prefix: &str, sep: &str, team: Option<&str>| {
-            Naming::new(prefix, sep, None).secret_name(&id, team)
-        };
-        assert_eq!(
-            name("airflow/connections", "/", None),
-            "airflow/connections/docker_ecr"
-        );
-        assert_eq!(
-            name("airflow/connections/", "/", None),
-            "airflow/connections/docker_ecr"
-        );
-        assert_eq!(name("team-a", "_", None), "team-a_docker_ecr");
-        assert_eq!(
-            name("", "/", None),
-            "docker_ecr",
-            "no prefix: the conn id alone"
-        );
-        assert_eq!(
-            name("airflow/connections", "/", Some("ml")),
-            "airflow/connections/ml--docker_ecr"
-        );
-    }
-
-    #[test]
-    fn teams_and_lookup_patterns_refuse_what_airflow_would_never_read() {
-        let spec = |json: &str| serde_json::from_str::<TargetSpec>(json).unwrap();
-        let east = region("us-east-1");
-        let team = spec(r#"{"conn_id":"ecr","team":"ml"}"#);
-        assert_eq!(
-            team.resolve(&east, &naming()).unwrap().secret_name,
-            "airflow/connections/ml--ecr"
-        );
-        assert_eq!(
-            spec(r#"{"conn_id":"a--b","team":"ml"}"#).resolve(&east, &naming()),
-            Err(TargetError::TeamConnId("a--b".into()))
-        );
-        assert_eq!(
-            team.resolve(&east, &Naming::new("", "/", None)),
-            Err(TargetError::TeamWithoutPrefix("ecr".into()))
-        );
-        assert!(serde_json::from_str::<TargetSpec>(r#"{"conn_id":"a","team":"m--l"}"#).is_err());
-        let pattern = crate::backend::AirflowBackend::from_lookup(|k| {
-            (k == "AIRFLOW__SECRETS__BACKEND_KWARGS")
-                .then(|| r#"{"connections_lookup_pattern": "docker_"}"#.to_owned())
-        })
-        .unwrap()
-        .naming;
-        assert!(
-            spec(r#"{"conn_id":"DOCKER_ecr"}"#)
-                .resolve(&east, &pattern)
-                .is_ok(),
-            "case-insensitive"
-        );
-        assert_eq!(
-            spec(r#"{"conn_id":"ecr_docker_"}"#).resolve(&east, &pattern),
-            Err(TargetError::LookupPattern {
-                conn_id: "ecr_docker_".into(),
-                pattern: "docker_".into()
-            }),
-            "re.match anchors at the start"
-        );
-    }
-}
+mod tests;

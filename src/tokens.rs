@@ -61,28 +61,50 @@ pub enum TokenFailure {
 
 type Key = (Option<RoleArn>, Region);
 
-/// Every token a run needs, by (role, region).
-#[derive(Debug)]
-pub struct Tokens(HashMap<Key, Result<Token, TokenFailure>>);
+/// Every token a run needs, by (role, region), and the roles assumed for them.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    tokens: HashMap<Key, Result<Token, TokenFailure>>,
+    roles: HashMap<RoleArn, Result<RoleCredentials, RoleError>>,
+}
 
 impl Tokens {
     pub async fn fetch(source: &dyn TokenSource, targets: &[Target]) -> Self {
-        let wanted: BTreeSet<Key> = targets.iter().map(key).collect();
-        let distinct_roles: BTreeSet<RoleArn> =
-            wanted.iter().filter_map(|(r, _)| r.clone()).collect();
-        let assumed: HashMap<RoleArn, Result<RoleCredentials, RoleError>> =
-            join_all(distinct_roles.into_iter().map(|role| async move {
-                let assumed = source.assume(&role).await;
-                (role, assumed)
-            }))
-            .await
+        let mut tokens = Self::default();
+        tokens.fetch_more(source, targets).await;
+        tokens
+    }
+
+    /// Fetches what `targets` need that is not here yet (an existing connection that keeps
+    /// its own registry may need another region's token): still one `AssumeRole` per role
+    /// and one token per (role, region) in a run.
+    pub async fn fetch_more<'t>(
+        &mut self,
+        source: &dyn TokenSource,
+        targets: impl IntoIterator<Item = &'t Target>,
+    ) {
+        let wanted: BTreeSet<Key> = targets
             .into_iter()
+            .map(key)
+            .filter(|k| !self.tokens.contains_key(k))
             .collect();
+        let new_roles: BTreeSet<RoleArn> = wanted
+            .iter()
+            .filter_map(|(r, _)| r.clone())
+            .filter(|r| !self.roles.contains_key(r))
+            .collect();
+        let assumed = join_all(new_roles.into_iter().map(|role| async move {
+            let assumed = source.assume(&role).await;
+            (role, assumed)
+        }))
+        .await;
+        self.roles.extend(assumed);
+        let roles = &self.roles;
         let fetched = join_all(wanted.into_iter().map(|(role, region)| {
             // A pull role's token is only ever fetched with that role's credentials.
             let credentials = match &role {
                 None => Ok(None),
-                Some(r) => match assumed.get(r) {
+                Some(r) => match roles.get(r) {
                     Some(Ok(creds)) => Ok(Some(creds.clone())),
                     Some(Err(e)) => Err(TokenFailure::Role(e.clone())),
                     None => Err(TokenFailure::Role(RoleError::not_assumed(r))),
@@ -101,13 +123,13 @@ impl Tokens {
             }
         }))
         .await;
-        Self(fetched.into_iter().collect())
+        self.tokens.extend(fetched);
     }
 
     pub fn get(&self, target: &Target) -> Result<&Token, TokenFailure> {
-        match self.0.get(&key(target)) {
+        match self.tokens.get(&key(target)) {
             Some(result) => result.as_ref().map_err(Clone::clone),
-            // Every target's key was fetched above; this cannot be reached.
+            // Every target's key is fetched before it is asked for; this cannot be reached.
             None => Err(TokenFailure::Ecr(EcrError::NoData {
                 region: target.region.clone(),
             })),

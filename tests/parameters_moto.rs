@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 const BACKEND: &str =
     "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend";
 
+const POSTGRES: &str = "postgresql://app:dbpass@db.example.com:5432/app";
+
 async fn ssm() -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&sdk().await)
 }
@@ -128,10 +130,13 @@ async fn existing_parameters_keep_their_format_and_fields_and_bad_ones_stay_unto
     let aliased_value = r#"{"conn_type":"docker","host":"h","user":"AWS","password":"old"}"#;
     put(&aliased, aliased_value, ParameterType::SecureString).await;
     put(&plain, OLD_CONNECTION, ParameterType::String).await;
+    // Someone's database login under a mistyped conn id, in a plain String parameter.
+    let typo = format!("/{prefix}/typo");
+    put(&typo, POSTGRES, ParameterType::String).await;
 
     let app = ssm_app(
         &prefix,
-        "uri,aliased,plain,new",
+        "uri,aliased,plain,typo,new",
         &[("SECRET_FORMAT", "uri")],
     )
     .await;
@@ -161,7 +166,30 @@ async fn existing_parameters_keep_their_format_and_fields_and_bad_ones_stay_unto
                 "plain".to_owned(),
                 TargetFailure::Unencrypted("String".into())
             ),
+            (
+                "typo".to_owned(),
+                TargetFailure::NotDockerParameter {
+                    kind: "String".into(),
+                    holds: "a \"postgresql\" connection".into()
+                }
+            ),
         ]
+    );
+    // Whose it is comes before its type: never advised to delete someone else's value.
+    let message = err.to_string();
+    let typo_says = message
+        .split("; ")
+        .find(|m| m.starts_with("typo "))
+        .unwrap();
+    assert!(typo_says.contains("check the conn_id"), "{typo_says}");
+    assert!(!typo_says.contains("delete"), "{typo_says}");
+    assert!(
+        !message.contains("dbpass"),
+        "no stored value in the message"
+    );
+    assert_eq!(
+        read(&typo).await.unwrap(),
+        (POSTGRES.to_owned(), ParameterType::String, 1)
     );
     assert_eq!(read(&aliased).await.unwrap().0, aliased_value);
     let (plain_value, plain_kind, _) = read(&plain).await.unwrap();
