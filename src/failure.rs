@@ -4,6 +4,7 @@
 use crate::aws_error::AwsError;
 use crate::connection::ConnectionError;
 use crate::ecr::PullCheckError;
+use crate::expiry::ShortLogin;
 use crate::report::Action;
 use crate::tokens::TokenFailure;
 
@@ -43,4 +44,7 @@ pub enum TargetFailure {
         action: Action,
         source: PullCheckError,
     },
+    /// Written all the same, like a failed pull check.
+    #[error(transparent)]
+    ExpiresBeforeNextRun(#[from] Box<ShortLogin>),
 }

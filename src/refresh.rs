@@ -7,6 +7,7 @@ use crate::aws::Aws;
 use crate::aws_error::AwsError;
 use crate::config::Settings;
 use crate::connection::DockerLogin;
+use crate::expiry;
 use crate::failure::TargetFailure;
 use crate::plan::Rules;
 use crate::report::{self, Failed, RefreshFailed, Refreshed, Report};
@@ -16,7 +17,7 @@ use crate::token;
 use crate::tokens::{Token, TokenFailure, Tokens};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Writes in flight at once: each new connection is a full TLS handshake, which at 128 MB
@@ -164,13 +165,24 @@ async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed,
     );
     let action = action?;
     check.map_err(|source| TargetFailure::PullCheck { action, source })?;
+    let expires = fetched.expires();
+    let role = target.pull_role_arn.as_ref().map(ToString::to_string);
+    expiry::check(
+        run.settings.schedule,
+        expires,
+        SystemTime::now(),
+        action,
+        role,
+    )
+    .map_err(Box::new)?;
+    let expires = expires.map(|(at, _)| at);
     Ok(Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: name.to_owned(),
         registry: host.clone(),
         action,
-        expires_at: token.expires_at.and_then(report::rfc3339),
-        expires: token.expires_at,
+        expires_at: expires.and_then(report::rfc3339),
+        expires,
     })
 }
 
