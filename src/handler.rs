@@ -56,12 +56,13 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, RunE
         None => work.await,
     };
     if !dry_run {
-        emit_metrics(&result);
+        let schedule = app.settings.as_ref().ok().and_then(|s| s.schedule);
+        emit_metrics(&result, schedule.map(|s| s.period));
     }
     result
 }
 
-fn emit_metrics(result: &Result<Report, RunError>) {
+fn emit_metrics(result: &Result<Report, RunError>, period: Option<Duration>) {
     let (refreshed, failed) = match result {
         Ok(report) => (report.connections.as_slice(), 0),
         Err(RunError::Refresh(e)) => (e.refreshed.as_slice(), e.failed.len()),
@@ -71,7 +72,7 @@ fn emit_metrics(result: &Result<Report, RunError>) {
     // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
     println!(
         "{}",
-        metrics::record(&function, refreshed, failed, SystemTime::now())
+        metrics::record(&function, refreshed, failed, SystemTime::now(), period)
     );
 }
 
