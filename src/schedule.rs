@@ -17,9 +17,9 @@ pub struct Schedule {
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let minutes = self.period.as_secs() / 60;
-        let (value, unit) = if minutes % 1440 == 0 {
+        let (value, unit) = if minutes.is_multiple_of(1440) {
             (minutes / 1440, "day")
-        } else if minutes % 60 == 0 {
+        } else if minutes.is_multiple_of(60) {
             (minutes / 60, "hour")
         } else {
             (minutes, "minute")
