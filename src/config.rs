@@ -2,6 +2,7 @@
 
 use crate::backend::{AirflowBackend, KWARGS};
 use crate::connection::SecretFormat;
+use crate::schedule::{self, Schedule};
 use crate::target::{ConnId, TargetSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,9 @@ pub struct Settings {
     /// The format of secrets this function creates.
     pub format: SecretFormat,
     pub kms_key_id: Option<String>,
+    /// The schedule that runs the function, when known: a login that would expire before
+    /// the next run fails its connection.
+    pub schedule: Option<Schedule>,
 }
 
 /// A configuration problem, naming the variable and what to put there.
@@ -78,10 +82,15 @@ impl Settings {
                 .map_err(|problem| ConfigError::new("SECRET_FORMAT", problem))?,
             None => SecretFormat::default(),
         };
+        let schedule = var(schedule::VARIABLE)
+            .map(|raw| raw.parse())
+            .transpose()
+            .map_err(|problem| ConfigError::new(schedule::VARIABLE, problem))?;
         Ok(Self {
             connections,
             backend,
             format,
+            schedule,
             kms_key_id: var("KMS_KEY_ID")
                 .map(|v| v.trim().to_owned())
                 .map(|id| {
@@ -184,6 +193,7 @@ mod tests {
         assert_eq!(s.backend.naming.sep, "/");
         assert_eq!(s.format, SecretFormat::Json);
         assert_eq!(s.kms_key_id, None);
+        assert_eq!(s.schedule, None);
         assert_eq!(s.connections.len(), 1);
     }
 
@@ -229,6 +239,15 @@ mod tests {
 
         let err = settings(&[("SECRET_FORMAT", "yaml")]).unwrap_err();
         assert_eq!(err.variable, "SECRET_FORMAT");
+
+        let err = settings(&[("SCHEDULE_EXPRESSION", "cron(0 */6 * * ? *)")]).unwrap_err();
+        assert_eq!(err.variable, "SCHEDULE_EXPRESSION");
+        assert!(err.to_string().contains("not a rate expression"), "{err}");
+        let s = settings(&[("SCHEDULE_EXPRESSION", "rate(6 hours)")]).unwrap();
+        assert_eq!(
+            s.schedule.map(|s| s.period),
+            Some(std::time::Duration::from_secs(21_600))
+        );
 
         let err = settings(&[("CONNECTIONS_PREFIX", "airflow connections")]).unwrap_err();
         assert_eq!(err.variable, "CONNECTIONS_PREFIX");

@@ -8,8 +8,9 @@ use crate::token::{self, RegistryLogin, TokenError};
 use crate::tokens::RoleCredentials;
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_ecr::types::ImageIdentifier;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::time::SystemTime;
 
 const ACTION: &str = "ecr:GetAuthorizationToken";
@@ -33,7 +34,11 @@ const MEDIA_TYPES: &[&str] = &[
 pub struct RegionToken {
     pub endpoint_host: String,
     pub login: RegistryLogin,
+    /// The token's own `expiresAt`.
     pub expires_at: Option<SystemTime>,
+    /// When the credentials that fetched it expire, where known: a token is taken to stop
+    /// working then (README, "How long a login lasts").
+    pub credentials_expire: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,19 +70,34 @@ pub enum PullCheckError {
 #[derive(Debug, Clone)]
 pub struct Ecr {
     config: aws_sdk_ecr::Config,
+    /// The function's own credentials, to learn when they expire.
+    own: Option<SharedCredentialsProvider>,
 }
 
 impl Ecr {
     pub fn new(config: &SdkConfig) -> Self {
-        Self::from_conf(aws_sdk_ecr::Config::from(config))
+        Self {
+            own: config.credentials_provider(),
+            ..Self::from_conf(aws_sdk_ecr::Config::from(config))
+        }
     }
 
     /// From a client configuration whose region each call replaces.
     pub fn from_conf(config: aws_sdk_ecr::Config) -> Self {
-        Self { config }
+        Self { config, own: None }
     }
 
-    /// A client for `region`, signing as a pull role when given.
+    /// With the function's own credentials from `provider`: a token fetched without a pull
+    /// role is then signed with them, and reported to expire no later than they do.
+    pub fn with_own_credentials(self, provider: SharedCredentialsProvider) -> Self {
+        Self {
+            own: Some(provider),
+            ..self
+        }
+    }
+
+    /// A client for `region`, signing with `as_role` (a pull role's session, or the
+    /// function's own credentials as resolved for this call) when given.
     fn client(&self, region: &Region, as_role: Option<&RoleCredentials>) -> aws_sdk_ecr::Client {
         let mut conf = self
             .config
@@ -91,10 +111,26 @@ impl Ecr {
                     .as_ref()
                     .map(|t| t.expose_secret().to_owned()),
                 role.expires,
-                "pull-role",
+                "refresher-session",
             ));
         }
         aws_sdk_ecr::Client::from_conf(conf.build())
+    }
+
+    /// The function's own credentials as the SDK resolves them now, when they say when
+    /// they expire. Lambda's (environment variables) never do; a profile's assumed role,
+    /// SSO or web identity session does.
+    async fn own_credentials(&self) -> Option<RoleCredentials> {
+        let credentials = self.own.as_ref()?.provide_credentials().await.ok()?;
+        let expires = credentials.expiry()?;
+        Some(RoleCredentials {
+            access_key_id: credentials.access_key_id().to_owned(),
+            secret_access_key: SecretString::from(credentials.secret_access_key().to_owned()),
+            session_token: credentials
+                .session_token()
+                .map(|t| SecretString::from(t.to_owned())),
+            expires: Some(expires),
+        })
     }
 
     pub async fn token(
@@ -102,8 +138,15 @@ impl Ecr {
         region: &Region,
         as_role: Option<&RoleCredentials>,
     ) -> Result<RegionToken, EcrError> {
+        // Signed with exactly the credentials whose expiry is reported: the SDK's identity
+        // cache could otherwise sign with older ones.
+        let own = match as_role {
+            Some(_) => None,
+            None => self.own_credentials().await,
+        };
+        let signer = as_role.or(own.as_ref());
         let output = self
-            .client(region, as_role)
+            .client(region, signer)
             .get_authorization_token()
             .send()
             .await
@@ -133,6 +176,7 @@ impl Ecr {
             endpoint_host,
             login,
             expires_at,
+            credentials_expire: signer.and_then(|c| c.expires),
         })
     }
 }

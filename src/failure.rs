@@ -5,6 +5,7 @@ use crate::aws_error::AwsError;
 use crate::connection::ConnectionError;
 use crate::destination::HostConflict;
 use crate::ecr::PullCheckError;
+use crate::expiry::ShortLogin;
 use crate::report::Action;
 use crate::tokens::TokenFailure;
 
@@ -46,15 +47,18 @@ pub enum TargetFailure {
     TooLarge { bytes: usize, limit: usize },
     #[error("writing the secret: {0}")]
     Write(AwsError),
-    #[error("{source} ({})", pull_check_note(*.action))]
+    #[error("{source} ({})", written_note(*.action))]
     PullCheck {
         action: Action,
         source: PullCheckError,
     },
+    /// Written all the same, like a failed pull check.
+    #[error(transparent)]
+    ExpiresBeforeNextRun(#[from] Box<ShortLogin>),
 }
 
-/// What became of the value when its pull check failed.
-fn pull_check_note(action: Action) -> String {
+/// What became of the value when a step after the write failed.
+pub(crate) fn written_note(action: Action) -> String {
     match action {
         Action::WouldCreate | Action::WouldUpdate => {
             format!(

@@ -53,10 +53,16 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, RunE
     let result = app.run_until(request, left).await;
     if !dry_run && let Some(outcomes) = outcomes(&result) {
         let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+        let period = app
+            .settings
+            .as_ref()
+            .ok()
+            .and_then(|s| s.schedule)
+            .map(|s| s.period);
         // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
         println!(
             "{}",
-            metrics::record(&function, &outcomes, SystemTime::now())
+            metrics::record(&function, &outcomes, SystemTime::now(), period)
         );
     }
     result

@@ -306,6 +306,7 @@ impl TokenSource for MemoryTokens {
                 password: SecretString::from(self.password.clone()),
             },
             expires_at: None,
+            credentials_expire: as_role.and_then(|r| r.expires),
         })))
     }
 

@@ -3,25 +3,36 @@
 
 use crate::progress::Outcomes;
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const NAMESPACE: &str = "AirflowEcrRefresher";
 
-/// The EMF record for a run's outcomes. `ConnectionsRefreshed` (what the stale alarm
-/// watches) counts every connection that now holds a fresh token, even one that failed a
-/// later check; `ConnectionsFailed` counts every connection not done as asked, including
-/// those a stop left unfinished.
-pub fn record(function_name: &str, outcomes: &Outcomes, now: SystemTime) -> Value {
+/// Seconds from `from` to `to`, negative when `to` is earlier.
+fn seconds(from: SystemTime, to: SystemTime) -> i64 {
+    match to.duration_since(from) {
+        Ok(left) => left.as_secs() as i64,
+        Err(past) => -(past.duration().as_secs() as i64),
+    }
+}
+
+/// The EMF record for a run's outcomes, run by a schedule of `period` if known.
+/// `ConnectionsRefreshed` (what the stale alarm watches) counts every connection that now
+/// holds a fresh login, even one that failed a later check; `ConnectionsFailed` counts
+/// every connection not done as asked, including those a stop left unfinished.
+/// `SecondsUntilExpiry` is the soonest expiry of the logins written (each the earlier of
+/// its token's and its credentials'); `SecondsLeftAtNextRun` is what that login has left
+/// when the next scheduled run starts at the latest, the margin the expiry alarm watches.
+pub fn record(
+    function_name: &str,
+    outcomes: &Outcomes,
+    now: SystemTime,
+    period: Option<Duration>,
+) -> Value {
     let refreshed = outcomes.written().count();
     let failed = outcomes.failed.len() + outcomes.unfinished.len();
-    let seconds_left = outcomes
-        .written()
-        .filter_map(|r| r.expires)
-        .min()
-        .map(|earliest| match earliest.duration_since(now) {
-            Ok(left) => left.as_secs() as i64,
-            Err(past) => -(past.duration().as_secs() as i64),
-        });
+    let earliest = outcomes.written().filter_map(|r| r.expires).min();
+    let seconds_left = earliest.map(|e| seconds(now, e));
+    let left_at_next_run = earliest.zip(period).map(|(e, p)| seconds(now + p, e));
     let mut metrics = vec![
         json!({"Name": "ConnectionsRefreshed", "Unit": "Count"}),
         json!({"Name": "ConnectionsFailed", "Unit": "Count"}),
@@ -34,6 +45,10 @@ pub fn record(function_name: &str, outcomes: &Outcomes, now: SystemTime) -> Valu
     if let Some(seconds) = seconds_left {
         metrics.push(json!({"Name": "SecondsUntilExpiry", "Unit": "Seconds"}));
         record["SecondsUntilExpiry"] = json!(seconds);
+    }
+    if let Some(seconds) = left_at_next_run {
+        metrics.push(json!({"Name": "SecondsLeftAtNextRun", "Unit": "Seconds"}));
+        record["SecondsLeftAtNextRun"] = json!(seconds);
     }
     let millis = now
         .duration_since(UNIX_EPOCH)
@@ -57,7 +72,6 @@ mod tests {
     use crate::failure::TargetFailure;
     use crate::progress::Unfinished;
     use crate::report::{Action, Failed, Refreshed};
-    use std::time::Duration;
 
     fn outcomes(refreshed: Vec<Refreshed>, failed: usize) -> Outcomes {
         let unfinished = (0..failed)
@@ -91,7 +105,7 @@ mod tests {
             refreshed(Some(now + Duration::from_secs(43_200))),
             refreshed(Some(now + Duration::from_secs(600))),
         ];
-        let r = record("fn", &outcomes(rows.to_vec(), 1), now);
+        let r = record("fn", &outcomes(rows.to_vec(), 1), now, None);
         assert_eq!(r["ConnectionsRefreshed"], 2);
         assert_eq!(r["ConnectionsFailed"], 1);
         assert_eq!(r["SecondsUntilExpiry"], 600);
@@ -133,15 +147,55 @@ mod tests {
             failed: vec![failed],
             ..Outcomes::default()
         };
-        let r = record("fn", &run, now);
+        let r = record("fn", &run, now, None);
         assert_eq!(r["ConnectionsRefreshed"], 1, "its token is fresh");
         assert_eq!(r["ConnectionsFailed"], 1, "its check failed");
         assert_eq!(r["SecondsUntilExpiry"], 43_200);
     }
 
     #[test]
+    fn the_soonest_expiry_is_measured_against_the_next_scheduled_run() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // A pull role's login, one hour, beside a 12-hour token; runs every 30 minutes.
+        let rows = [
+            refreshed(Some(now + Duration::from_secs(43_200))),
+            refreshed(Some(now + Duration::from_secs(3600))),
+        ];
+        let r = record(
+            "fn",
+            &outcomes(rows.to_vec(), 0),
+            now,
+            Some(Duration::from_secs(1800)),
+        );
+        assert_eq!(r["SecondsUntilExpiry"], 3600);
+        assert_eq!(r["SecondsLeftAtNextRun"], 1800);
+        let metrics = &r["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert_eq!(
+            metrics[3],
+            json!({"Name": "SecondsLeftAtNextRun", "Unit": "Seconds"})
+        );
+        // Every six hours, that login is gone five hours before the next run.
+        let r = record(
+            "fn",
+            &outcomes(rows.to_vec(), 0),
+            now,
+            Some(Duration::from_secs(21_600)),
+        );
+        assert_eq!(r["SecondsLeftAtNextRun"], -18_000);
+        // Without a schedule there is no next run to measure against.
+        let r = record("fn", &outcomes(rows.to_vec(), 0), now, None);
+        assert!(r.get("SecondsLeftAtNextRun").is_none());
+    }
+
+    #[test]
     fn expiry_is_left_out_when_nothing_was_refreshed() {
-        let r = record("fn", &outcomes(vec![], 3), UNIX_EPOCH);
+        let r = record(
+            "fn",
+            &outcomes(vec![], 3),
+            UNIX_EPOCH,
+            Some(Duration::from_secs(3600)),
+        );
+        assert!(r.get("SecondsLeftAtNextRun").is_none());
         assert!(r.get("SecondsUntilExpiry").is_none());
         assert_eq!(
             r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -180,13 +234,26 @@ mod tests {
         let watched = watched_by_the_template();
         assert_eq!(
             watched.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
-            ["ConnectionsFailed", "ConnectionsRefreshed"],
+            [
+                "ConnectionsFailed",
+                "ConnectionsRefreshed",
+                "SecondsLeftAtNextRun"
+            ],
             "the alarms of template.yaml"
         );
-        // A failed and a refreshed run both emit every watched metric, under the
-        // namespace and dimension the alarms name, with the dimension's value set.
-        for (refreshed, failed) in [(vec![refreshed(None)], 0), (vec![], 2)] {
-            let r = record("my-function", &outcomes(refreshed, failed), UNIX_EPOCH);
+        // Whether a run fails or refreshes, it emits every watched metric it has a value
+        // for, under the namespace and dimension the alarms name, with the dimension's
+        // value set. The expiry margin needs a written login and a schedule (the template
+        // always sets one); its alarm keeps its state between runs.
+        let written = refreshed(Some(UNIX_EPOCH + Duration::from_secs(43_200)));
+        let period = Some(Duration::from_secs(21_600));
+        for (refreshed, failed, period) in [(vec![written], 0, period), (vec![], 2, period)] {
+            let r = record(
+                "my-function",
+                &outcomes(refreshed.clone(), failed),
+                UNIX_EPOCH,
+                period,
+            );
             let emf = &r["_aws"]["CloudWatchMetrics"][0];
             assert_eq!(emf["Namespace"], NAMESPACE);
             assert_eq!(emf["Dimensions"], json!([["FunctionName"]]));
@@ -198,6 +265,9 @@ mod tests {
                 .map(|m| m["Name"].as_str().unwrap())
                 .collect();
             for (metric, dimensions) in &watched {
+                if metric == "SecondsLeftAtNextRun" && refreshed.is_empty() {
+                    continue;
+                }
                 assert!(emitted.contains(&metric.as_str()), "{metric} not emitted");
                 assert!(r[metric.as_str()].is_number(), "{metric} has no value");
                 assert_eq!(dimensions, &["FunctionName"], "{metric}");

@@ -8,6 +8,7 @@ use crate::aws_error::AwsError;
 use crate::config::Settings;
 use crate::connection::DockerLogin;
 use crate::destination;
+use crate::expiry;
 use crate::failure::TargetFailure;
 use crate::plan::Rules;
 use crate::progress::{Outcomes, Progress};
@@ -18,7 +19,7 @@ use crate::token;
 use crate::tokens::{Token, Tokens};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Writes in flight at once: each new connection is a full TLS handshake, which at 128 MB
@@ -209,21 +210,37 @@ async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed,
         check
     );
     let action = action?;
+    let expires = fetched.expires();
     let refreshed = Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: name.to_owned(),
         registry: host.clone(),
         action,
-        expires_at: token.expires_at.and_then(report::rfc3339),
-        expires: token.expires_at,
+        expires_at: expires.and_then(|(at, _)| report::rfc3339(at)),
+        expires: expires.map(|(at, _)| at),
     };
-    match check {
-        Ok(()) => Ok(refreshed),
-        Err(source) => Err(Failure {
+    // Both failures leave the fresh login written: it is never worse than the old one.
+    let written = (!run.dry_run).then(|| refreshed.clone());
+    if let Err(source) = check {
+        return Err(Failure {
             cause: TargetFailure::PullCheck { action, source },
-            written: (!run.dry_run).then_some(refreshed),
-        }),
+            written,
+        });
     }
+    let role = target.pull_role_arn.as_ref().map(ToString::to_string);
+    if let Err(short) = expiry::check(
+        run.settings.schedule,
+        expires,
+        SystemTime::now(),
+        action,
+        role,
+    ) {
+        return Err(Failure {
+            cause: TargetFailure::ExpiresBeforeNextRun(Box::new(short)),
+            written,
+        });
+    }
+    Ok(refreshed)
 }
 
 #[cfg(test)]

@@ -51,6 +51,34 @@ pub struct Token {
     pub credentials: Option<RoleCredentials>,
 }
 
+/// What ends a login first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ends {
+    /// The token's own `expiresAt`.
+    Token,
+    /// The credentials that fetched it (a pull role's session, or the function's own).
+    Credentials,
+}
+
+impl Token {
+    /// When the login stops working, as far as is known: the token's `expiresAt`, or the
+    /// expiry of the credentials that fetched it when that comes first. AWS documents
+    /// only the former; field reports say a token dies with its credentials, so the
+    /// earlier is reported (README, "How long a login lasts").
+    pub fn expires(&self) -> Option<(SystemTime, Ends)> {
+        let role = self.credentials.as_ref().and_then(|c| c.expires);
+        let credentials = role.into_iter().chain(self.token.credentials_expire).min();
+        match (self.token.expires_at, credentials) {
+            (Some(token), Some(credentials)) if credentials < token => {
+                Some((credentials, Ends::Credentials))
+            }
+            (Some(token), _) => Some((token, Ends::Token)),
+            (None, Some(credentials)) => Some((credentials, Ends::Credentials)),
+            (None, None) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenFailure {
     #[error(transparent)]
@@ -139,4 +167,63 @@ impl Tokens {
 
 fn key(target: &Target) -> Key {
     (target.pull_role_arn.clone(), target.region.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::RegistryLogin;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn token(expires_at: Option<u64>, signer: Option<u64>, role: Option<u64>) -> Token {
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        Token {
+            token: RegionToken {
+                endpoint_host: "h".into(),
+                login: RegistryLogin {
+                    username: "AWS".into(),
+                    password: SecretString::from("p".to_owned()),
+                },
+                expires_at: expires_at.map(at),
+                credentials_expire: signer.map(at),
+            },
+            credentials: role.map(|s| RoleCredentials {
+                access_key_id: "ASIA".into(),
+                secret_access_key: SecretString::from("s".to_owned()),
+                session_token: None,
+                expires: Some(at(s)),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_login_lasts_until_the_token_or_its_credentials_expire_whichever_is_first() {
+        let at = |s: u64| Some((UNIX_EPOCH + Duration::from_secs(s), Ends::Token));
+        let by_credentials =
+            |s: u64| Some((UNIX_EPOCH + Duration::from_secs(s), Ends::Credentials));
+        // A pull role's one-hour session ends before the 12-hour token.
+        assert_eq!(
+            token(Some(43_200), None, Some(3600)).expires(),
+            by_credentials(3600)
+        );
+        assert_eq!(
+            token(Some(43_200), Some(3600), None).expires(),
+            by_credentials(3600)
+        );
+        assert_eq!(
+            token(Some(43_200), Some(7200), Some(3600)).expires(),
+            by_credentials(3600)
+        );
+        // Credentials that outlive the token, or say nothing, leave the token's expiry.
+        assert_eq!(
+            token(Some(43_200), Some(50_000), None).expires(),
+            at(43_200)
+        );
+        assert_eq!(token(Some(43_200), None, None).expires(), at(43_200));
+        assert_eq!(
+            token(None, None, Some(3600)).expires(),
+            by_credentials(3600)
+        );
+        assert_eq!(token(None, None, None).expires(), None);
+    }
 }

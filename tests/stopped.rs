@@ -116,7 +116,7 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
     assert_eq!(refreshed_lines, 2, "{logs}");
 
     // The metrics count the unfinished connection as failed, the written ones as fresh.
-    let record = metrics::record("fn", &outcomes, SystemTime::now());
+    let record = metrics::record("fn", &outcomes, SystemTime::now(), None);
     assert_eq!(record["ConnectionsRefreshed"], 2);
     assert_eq!(record["ConnectionsFailed"], 1);
 }

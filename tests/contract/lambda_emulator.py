@@ -26,7 +26,8 @@ from typing import Any
 FUNCTION = "airflow-ecr-refresher"
 # Variables the function reads; never inherited from the developer's shell.
 FUNCTION_VARS = ("CONNECTIONS", "CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "SECRET_FORMAT", "KMS_KEY_ID",
-                 "AIRFLOW__SECRETS__BACKEND", "AIRFLOW__SECRETS__BACKEND_KWARGS", "SECRETS_REGION", "SECRETS_ROLE_ARN")
+                 "AIRFLOW__SECRETS__BACKEND", "AIRFLOW__SECRETS__BACKEND_KWARGS", "SECRETS_REGION", "SECRETS_ROLE_ARN",
+                 "SCHEDULE_EXPRESSION")
 # A new watch process runs `cargo run`, which compiles first when sources changed
 # (the whole crate on a fresh machine: minutes on 2 cores).
 FIRST_INVOKE_TIMEOUT = 1800

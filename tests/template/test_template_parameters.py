@@ -24,6 +24,7 @@ def test_environment_by_default() -> None:
         "CONNECTIONS_SEP": "/",
         "SECRETS_REGION": "us-east-1",  # always set: the function's own region
         "SECRET_FORMAT": "json",
+        "SCHEDULE_EXPRESSION": "rate(6 hours)",  # what runs it, so it knows the next run
     }
 
 
@@ -42,6 +43,7 @@ def test_environment_carries_the_backend_settings() -> None:
         "SECRETS_ROLE_ARN": ROLE,
         "SECRET_FORMAT": "json",
         "KMS_KEY_ID": KEY,
+        "SCHEDULE_EXPRESSION": "rate(6 hours)",
     }
 
 
