@@ -140,8 +140,10 @@ impl App {
                  the function's role"
                     .into(),
             )),
+            // Never `e`'s sources as they are: they may hold a provider's raw answer.
             Err(e) => Err(RunError::Credentials(format!(
-                "AWS credentials could not be loaded: {e}"
+                "AWS credentials could not be loaded: {}",
+                crate::sdk_error::credentials_error(&e)
             ))),
         }
     }

@@ -26,6 +26,7 @@ pub mod registry;
 pub mod report;
 pub mod request;
 pub mod roles;
+mod sdk_error;
 pub mod secrets;
 pub mod store;
 pub mod target;
