@@ -106,6 +106,7 @@ impl App {
 
     /// Runs one request to completion: the core that the Lambda and the CLI share.
     pub async fn run(&self, request: Request) -> Result<Report, RunError> {
+        tracing::debug!(dry_run = request.dry_run, "run started");
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
         let region = self.region.as_ref().map_err(Clone::clone)?;
         self.check_credentials().await?;
