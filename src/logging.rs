@@ -3,10 +3,10 @@
 //! setting can lift: other crates' events and spans never print, except the Lambda
 //! runtime's up to INFO (runtime API failures, and the span that puts the request id on
 //! every line). The SDK and aws-config log whole HTTP responses (TRACE), errors holding
-//! them (DEBUG) and an unreadable AssumeRole answer (WARN): a `GetAuthorizationToken`
-//! body is the ECR password, an `AssumeRole` body the role's keys. Field names cannot
-//! tell a safe event from such one, so none of them prints. Our own events never carry a
-//! secret, so they keep every level.
+//! them (DEBUG), and a credentials provider's failed STS call with its raw answer (WARN):
+//! a `GetAuthorizationToken` body is the ECR password, an `AssumeRole` body the role's
+//! keys. Field names cannot tell a safe event from one of those, so none of them prints.
+//! Our own events never carry a secret, so they keep every level.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
