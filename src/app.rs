@@ -128,6 +128,7 @@ impl App {
     }
 
     async fn refresh(&self, request: Request, progress: &Progress) -> Result<Report, RunError> {
+        tracing::debug!(dry_run = request.dry_run, "run started");
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
         let region = self.region.as_ref().map_err(Clone::clone)?;
         self.check_credentials().await?;
@@ -162,8 +163,10 @@ impl App {
                  the function's role"
                     .into(),
             )),
+            // Never `e`'s sources as they are: they may hold a provider's raw answer.
             Err(e) => Err(RunError::Credentials(format!(
-                "AWS credentials could not be loaded: {e}"
+                "AWS credentials could not be loaded: {}",
+                crate::sdk_error::credentials_error(&e)
             ))),
         }
     }

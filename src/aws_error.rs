@@ -1,8 +1,9 @@
 //! One shape for every failed AWS call: the action that failed, what kind of failure it
 //! was (taken from the SDK's typed errors), and what the user should do next.
 
+use crate::sdk_error;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::fmt;
 
@@ -75,34 +76,22 @@ impl AwsError {
         Self::new(action, kind, code, message)
     }
 
-    /// From an SDK error: the service's code and message, or the transport failure. The
-    /// adapter that knows the operation refines the kind with `typed`.
-    pub fn from_sdk<E, R>(action: &'static str, err: &SdkError<E, R>) -> Self
+    /// From an SDK error: the service's code and message, or what kind of failure it was
+    /// (`sdk_error`), never the response itself. The adapter that knows the operation
+    /// refines the kind with `typed`.
+    pub fn from_sdk<E>(action: &'static str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
     {
         match (err, err.code()) {
+            // The code and message AWS's error body names (a modeled error's `message`).
             (SdkError::ServiceError(_), Some(code)) => {
                 Self::from_code(action, Some(code), err.message())
             }
-            (
-                SdkError::TimeoutError(_)
-                | SdkError::DispatchFailure(_)
-                | SdkError::ResponseError(_),
-                _,
-            ) => Self::new(
-                action,
-                ErrorKind::Transport,
-                None,
-                Some(&DisplayErrorContext(err).to_string()),
-            ),
-            _ => Self::new(
-                action,
-                ErrorKind::Other,
-                err.code(),
-                Some(&DisplayErrorContext(err).to_string()),
-            ),
+            _ => {
+                let (kind, message) = sdk_error::describe(err);
+                Self::new(action, kind, None, Some(&message))
+            }
         }
     }
 

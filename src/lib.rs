@@ -30,6 +30,7 @@ pub mod report;
 pub mod request;
 pub mod roles;
 pub mod schedule;
+mod sdk_error;
 pub mod secrets;
 mod ssm_retries;
 pub mod stop;

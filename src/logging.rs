@@ -1,8 +1,12 @@
 //! Logs on stderr, at the level Lambda's logging controls ask for (`AWS_LAMBDA_LOG_LEVEL`,
-//! `AWS_LAMBDA_LOG_FORMAT`; `RUST_LOG` elsewhere, directives included), with one cap no
-//! setting can lift: other crates' TRACE events and spans never print. At TRACE the SDK
-//! dumps whole HTTP response bodies, and a `GetAuthorizationToken` body is the ECR
-//! password. Our own events never carry a secret, so they keep every level.
+//! `AWS_LAMBDA_LOG_FORMAT`; `RUST_LOG` elsewhere, directives included), with one rule no
+//! setting can lift: other crates' events and spans never print, except the Lambda
+//! runtime's up to INFO (runtime API failures, and the span that puts the request id on
+//! every line). The SDK and aws-config log whole HTTP responses (TRACE), errors holding
+//! them (DEBUG), and a credentials provider's failed STS call with its raw answer (WARN):
+//! a `GetAuthorizationToken` body is the ECR password, an `AssumeRole` body the role's
+//! keys. Field names cannot tell a safe event from one of those, so none of them prints.
+//! Our own events never carry a secret, so they keep every level.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
@@ -11,10 +15,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
 const OWN_TARGET: &str = env!("CARGO_CRATE_NAME");
+/// `lambda_runtime` and `lambda_runtime_api_client`: they see the event and our answer,
+/// never an AWS service's.
+const RUNTIME_TARGET: &str = "lambda_runtime";
 
 /// Whether an event or span may print at all, whatever the configured level.
 pub fn may_print(meta: &Metadata<'_>) -> bool {
-    *meta.level() <= Level::DEBUG || is_own(meta.target())
+    // At TRACE the runtime logs the raw event; it is the caller's, but not needed.
+    is_own(meta.target())
+        || (meta.target().starts_with(RUNTIME_TARGET) && *meta.level() <= Level::INFO)
 }
 
 fn is_own(target: &str) -> bool {
@@ -71,11 +80,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_events_keep_every_level_and_others_stop_at_debug() {
+    fn own_events_keep_every_level() {
         assert!(is_own("airflow_ecr_refresher"));
         assert!(is_own("airflow_ecr_refresher::refresh"));
         assert!(!is_own("airflow_ecr_refresher_evil"));
         assert!(!is_own("aws_smithy_runtime::client::orchestrator"));
+    }
+
+    /// What prints through `may_print`, with every level on.
+    fn printed(emit: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = out.clone();
+        let writer = move || Sink(sink.clone());
+        let layer = fmt::layer()
+            .with_writer(writer)
+            .with_filter(LevelFilter::TRACE.and(filter_fn(may_print)));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), emit);
+        let bytes = out.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_sdk_and_aws_config_never_print_at_any_level() {
+        let out = printed(|| {
+            tracing::warn!(target: "aws_config::sts::assume_role", "body-warn");
+            tracing::error!(target: "aws_smithy_runtime::client::orchestrator", "body-error");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "body-debug");
+            tracing::trace!(target: "hyper::proto", "body-trace");
+            tracing::warn!(target: "rustls::conn", "body-tls");
+            tracing::trace!(target: "lambda_runtime::layers", "event-trace");
+            tracing::info!(target: "lambda_runtime::runtime", "runtime-info");
+            tracing::error!(target: "lambda_runtime_api_client", "runtime-error");
+            tracing::trace!("own-trace");
+        });
+        for hidden in [
+            "body-warn",
+            "body-error",
+            "body-debug",
+            "body-trace",
+            "body-tls",
+            "event-trace",
+        ] {
+            assert!(!out.contains(hidden), "{hidden} printed: {out}");
+        }
+        for shown in ["runtime-info", "runtime-error", "own-trace"] {
+            assert!(out.contains(shown), "{shown} missing: {out}");
+        }
     }
 
     #[test]

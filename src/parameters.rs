@@ -185,10 +185,10 @@ impl Parameters {
     }
 }
 
-fn read_error<R: std::fmt::Debug>(
+fn read_error(
     e: &aws_smithy_runtime_api::client::result::SdkError<
         aws_sdk_ssm::operation::get_parameters::GetParametersError,
-        R,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
 ) -> AwsError {
     let kms = e.as_service_error().is_some_and(|s| s.is_invalid_key_id());

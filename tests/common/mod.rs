@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binary;
+pub mod fake_aws;
 pub mod mock;
 pub mod mock_app;
 
