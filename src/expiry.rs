@@ -165,7 +165,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            dry.to_string().ends_with("(dry run: nothing was written; it would update)"),
+            dry.to_string()
+                .ends_with("(dry run: nothing was written; it would update)"),
             "{dry}"
         );
     }

@@ -16,15 +16,14 @@ use airflow_ecr_refresher::metrics;
 use airflow_ecr_refresher::report::StopReason;
 use airflow_ecr_refresher::store::{Current, Store, Write};
 use common::binary;
+use common::fake_aws::{FakeAws, KEYS, start_lambda};
 use common::mock_app::invoke_captured;
 use futures::future::BoxFuture;
 use lambda_runtime::Context;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The in-memory store, except that writes to `hung` never answer.
@@ -121,22 +120,13 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
     assert_eq!(record["ConnectionsFailed"], 1);
 }
 
-/// Accepts connections and holds them without answering, for a bounded time.
-fn hanging_endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let until = Instant::now() + Duration::from_secs(30);
-        let mut held = Vec::new();
-        listener.set_nonblocking(true).unwrap();
-        while Instant::now() < until {
-            if let Ok((stream, _)) = listener.accept() {
-                held.push(stream);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    format!("http://127.0.0.1:{port}")
+/// A local AWS whose token and read calls never answer.
+fn hanging_aws() -> FakeAws {
+    let hang = || (0, String::new());
+    FakeAws::start(HashMap::from([
+        ("GetAuthorizationToken", hang()),
+        ("BatchGetSecretValue", hang()),
+    ]))
 }
 
 fn sigterm(pid: u32) {
@@ -147,18 +137,18 @@ fn sigterm(pid: u32) {
     assert!(status.success());
 }
 
-const AWS_VARS: [(&str, &str); 4] = [
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
+const VARS: [(&str, &str); 4] = [
+    KEYS[0],
+    KEYS[1],
     ("AWS_REGION", "us-east-1"),
     ("CONNECTIONS", "a,b"),
 ];
 
 #[test]
 fn the_command_line_stopped_by_sigterm_says_what_it_did_not_finish() {
-    let endpoint = hanging_endpoint();
-    let child = binary::command(&AWS_VARS)
-        .env("AWS_ENDPOINT_URL", &endpoint)
+    let aws = hanging_aws();
+    let child = binary::command(&VARS)
+        .env("AWS_ENDPOINT_URL", &aws.url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -183,116 +173,29 @@ fn the_command_line_stopped_by_sigterm_says_what_it_did_not_finish() {
     );
 }
 
-/// A stand-in for Lambda's Runtime API: hands out one invocation, and sends back the
-/// path and body of every request the function makes after it.
-fn runtime_api(event: &str) -> (String, mpsc::Receiver<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let (tx, rx) = mpsc::channel();
-    let event = event.to_owned();
-    std::thread::spawn(move || {
-        let mut handed_out = false;
-        for stream in listener.incoming().take(8) {
-            let (tx, event) = (tx.clone(), event.clone());
-            let first = !handed_out;
-            handed_out = true;
-            std::thread::spawn(move || serve(stream.unwrap(), first, &event, &tx));
-        }
-    });
-    (address, rx)
-}
-
-fn serve(stream: TcpStream, first: bool, event: &str, tx: &mpsc::Sender<(String, String)>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut stream = stream;
-    let mut first = first;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = header.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        if path.ends_with("/invocation/next") {
-            if !first {
-                // Only one invocation: later polls wait until the process is killed.
-                std::thread::sleep(Duration::from_secs(60));
-                return;
-            }
-            first = false;
-            let deadline =
-                SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(120);
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\n\
-                 Lambda-Runtime-Deadline-Ms: {}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{event}",
-                deadline.as_millis(),
-                event.len()
-            )
-            .unwrap();
-        } else {
-            tx.send((path, String::from_utf8_lossy(&body).into_owned()))
-                .unwrap();
-            stream
-                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
-                .unwrap();
-        }
-    }
-}
-
 #[test]
 fn in_lambda_a_sigterm_still_answers_the_invocation_and_emits_the_metrics() {
-    let endpoint = hanging_endpoint();
-    let (runtime, answers) = runtime_api("{}");
-    let mut child = binary::command(&AWS_VARS)
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "refresher")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/refresher")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let aws = hanging_aws();
+    let lambda = start_lambda(&aws, &VARS);
     std::thread::sleep(Duration::from_millis(1500));
-    sigterm(child.id());
-    let answer = answers.recv_timeout(Duration::from_secs(5));
-    child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = binary::text(&out);
-    let (path, body) = answer.unwrap_or_else(|_| panic!("no answer; stderr:\n{stderr}"));
-    assert_eq!(path, "/2018-06-01/runtime/invocation/req-1/error");
-    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(error["errorType"], "Stopped", "{body}");
+    sigterm(lambda.id());
+    let outcome = lambda.finish(&aws);
+    let error: serde_json::Value = serde_json::from_str(&outcome.answer).unwrap();
+    assert_eq!(error["errorType"], "Stopped", "{}", outcome.answer);
     assert!(
         error["errorMessage"]
             .as_str()
             .unwrap()
             .contains("not finished: a (airflow/connections/a), b (airflow/connections/b)"),
-        "{body}"
+        "{}",
+        outcome.answer
     );
-    let emf: serde_json::Value = stdout
+    let emf: serde_json::Value = outcome
+        .output
         .lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no metrics on stdout:\n{stdout}"));
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no metrics printed:\n{}", outcome.output));
     assert_eq!(emf["FunctionName"], "refresher");
     assert_eq!(emf["ConnectionsRefreshed"], 0);
     assert_eq!(emf["ConnectionsFailed"], 2);

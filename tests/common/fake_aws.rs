@@ -2,12 +2,14 @@
 //! what the SDK receives (an answer moto cannot give), and Lambda's Runtime API for one
 //! invocation, so the binary runs as a Lambda function too.
 
-use super::binary::{BIN, run, text};
+use super::binary::{run, text};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+/// An HTTP status and body; status 0 holds the connection without a byte of answer,
+/// for 120 s (a hung endpoint).
 pub type Answer = (u16, String);
 
 /// A local AWS: each operation (from `X-Amz-Target`, or the query `Action`) gets its
@@ -86,6 +88,13 @@ fn serve(stream: TcpStream, answers: &HashMap<&str, Answer>, asked: &Mutex<Vec<S
             .unwrap_or_default(),
     };
     asked.lock().unwrap().push(operation.clone());
+    if answers
+        .get(operation.as_str())
+        .is_some_and(|(status, _)| *status == 0)
+    {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        return;
+    }
     let (status, answer) = answers.get(operation.as_str()).cloned().unwrap_or_else(|| {
         (
             400,
@@ -189,6 +198,17 @@ pub fn run_command(fake: &FakeAws, vars: &[(&str, &str)]) -> Outcome {
 
 /// The function under Lambda's Runtime API, for one invocation.
 pub fn run_lambda(fake: &FakeAws, vars: &[(&str, &str)]) -> Outcome {
+    start_lambda(fake, vars).finish(fake)
+}
+
+/// The function started under Lambda's Runtime API, its output drained as it comes.
+pub struct Lambda {
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+pub fn start_lambda(fake: &FakeAws, vars: &[(&str, &str)]) -> Lambda {
     let runtime = fake.url.trim_start_matches("http://").to_owned();
     let mut vars = environment(fake, vars);
     vars.extend_from_slice(&[
@@ -197,12 +217,7 @@ pub fn run_lambda(fake: &FakeAws, vars: &[(&str, &str)]) -> Outcome {
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
     ]);
-    let home = std::env::temp_dir().join(format!("aer-leaks-home-{}", std::process::id()));
-    let mut child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(vars.iter().copied())
+    let mut child = super::binary::command(&vars)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -217,30 +232,45 @@ pub fn run_lambda(fake: &FakeAws, vars: &[(&str, &str)]) -> Outcome {
     };
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let answered = || {
-        let asked = fake.asked.lock().unwrap();
-        asked
-            .iter()
-            .find_map(|a| a.strip_prefix("answer:").map(str::to_owned))
-    };
-    let started = std::time::Instant::now();
-    let answer = loop {
-        if let Some(answer) = answered() {
-            break answer;
+    Lambda {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Lambda {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for its answer to the invocation, then ends it, as Lambda would freeze it.
+    pub fn finish(mut self, fake: &FakeAws) -> Outcome {
+        let answered = || {
+            let asked = fake.asked.lock().unwrap();
+            asked
+                .iter()
+                .find_map(|a| a.strip_prefix("answer:").map(str::to_owned))
+        };
+        let started = std::time::Instant::now();
+        let answer = loop {
+            if let Some(answer) = answered() {
+                break answer;
+            }
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "the function never answered"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // Let it finish its last lines.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Outcome {
+            code: None,
+            output: self.stdout.join().unwrap() + &self.stderr.join().unwrap(),
+            answer,
         }
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "the function never answered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    // Let it finish its last lines, then end it: Lambda would freeze it.
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let _ = child.kill();
-    let _ = child.wait();
-    Outcome {
-        code: None,
-        output: stdout.join().unwrap() + &stderr.join().unwrap(),
-        answer,
     }
 }
