@@ -53,6 +53,9 @@ pub struct Naming {
     pub lookup: Option<LookupPattern>,
     /// Parameter Store: every name starts with `/`, even without a prefix.
     rooted: bool,
+    /// `[core] multi_team` as the function was told it (`AIRFLOW__CORE__MULTI_TEAM`): when on,
+    /// Airflow refuses every conn id containing `--`; `None` when not told.
+    pub multi_team: Option<bool>,
 }
 
 impl Naming {
@@ -65,6 +68,7 @@ impl Naming {
             sep: sep.to_owned(),
             lookup,
             rooted: false,
+            multi_team: None,
         }
     }
 
@@ -83,6 +87,7 @@ impl Naming {
             sep: "/".to_owned(),
             lookup,
             rooted: true,
+            multi_team: None,
         }
     }
 

@@ -113,6 +113,12 @@ pub enum TargetError {
     )]
     TeamConnId(String),
     #[error(
+        "conn_id {0:?} has a team, but AIRFLOW__CORE__MULTI_TEAM is off, and Airflow passes a \
+         task's team (and so looks up team-scoped secrets) only in multi-team mode: drop the \
+         team, or set AIRFLOW__CORE__MULTI_TEAM as your Airflow has it"
+    )]
+    TeamOutsideMultiTeam(String),
+    #[error(
         "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow only \
          looks up team-scoped secrets under a prefix"
     )]
@@ -153,6 +159,15 @@ impl TargetSpec {
                 conn_id: self.conn_id.to_string(),
                 pattern: pattern.source.clone(),
             });
+        }
+        // In multi-team mode Airflow refuses a conn id containing `--` in every lookup, with a
+        // team or without; outside it such an id is ordinary (amazon provider 9.39.0,
+        // `_names_a_team_namespace`, apache/airflow#71078). A team implies that mode (below).
+        if naming.multi_team == Some(true) && self.conn_id.as_str().contains(TEAM_SEP) {
+            return Err(TargetError::TeamConnId(self.conn_id.to_string()));
+        }
+        if self.team.is_some() && naming.multi_team == Some(false) {
+            return Err(TargetError::TeamOutsideMultiTeam(self.conn_id.to_string()));
         }
         if self.team.is_some() {
             if self.conn_id.as_str().contains(TEAM_SEP) {
