@@ -233,6 +233,7 @@ impl AirflowBackend {
         }
         let mut naming = naming(&prefix, lookup_pattern);
         naming.multi_team = source::multi_team(get)?;
+        naming.workers_backend = section == Section::Workers;
         Ok(Self {
             store,
             naming,
@@ -250,7 +251,7 @@ fn extra_conn_words(kwargs: &Kwargs) -> Result<Aliases, ConfigError> {
     let words: BTreeMap<String, Vec<String>> = match kwargs.values.get("extra_conn_words") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::String(s)) if s.is_empty() => BTreeMap::new(),
-        Some(_) if kwargs.from_per_key("extra_conn_words") => {
+        Some(_) if kwargs.is_per_key("extra_conn_words") => {
             return Err(bad(
                 source,
                 format!(

@@ -56,6 +56,9 @@ pub struct Naming {
     /// `[core] multi_team` as the function was told it (`AIRFLOW__CORE__MULTI_TEAM`): when on,
     /// Airflow refuses every conn id containing `--`; `None` when not told.
     pub multi_team: Option<bool>,
+    /// Read from `[workers] secrets_backend`'s settings: a worker asks that backend without a
+    /// team, so team-scoped names are never looked up with them.
+    pub workers_backend: bool,
 }
 
 impl Naming {
@@ -69,6 +72,7 @@ impl Naming {
             lookup,
             rooted: false,
             multi_team: None,
+            workers_backend: false,
         }
     }
 
@@ -88,6 +92,7 @@ impl Naming {
             lookup,
             rooted: true,
             multi_team: None,
+            workers_backend: false,
         }
     }
 

@@ -119,6 +119,13 @@ pub enum TargetError {
     )]
     TeamOutsideMultiTeam(String),
     #[error(
+        "conn_id {0:?} has a team, but the backend settings are the workers' own \
+         (AIRFLOW__WORKERS__SECRETS_BACKEND): a worker asks that backend without a team, and a \
+         task's team reaches only the API server's [secrets] backend; refresh team connections \
+         with the [secrets] settings (AIRFLOW__SECRETS__BACKEND and its kwargs) instead"
+    )]
+    TeamWithWorkersBackend(String),
+    #[error(
         "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow only \
          looks up team-scoped secrets under a prefix"
     )]
@@ -168,6 +175,13 @@ impl TargetSpec {
         }
         if self.team.is_some() && naming.multi_team == Some(false) {
             return Err(TargetError::TeamOutsideMultiTeam(self.conn_id.to_string()));
+        }
+        // Airflow 3.3's worker passes no team to its own backend (task-sdk `_get_connection`);
+        // the Execution API looks a team up with the server's `[secrets]` backend.
+        if self.team.is_some() && naming.workers_backend {
+            return Err(TargetError::TeamWithWorkersBackend(
+                self.conn_id.to_string(),
+            ));
         }
         if self.team.is_some() {
             if self.conn_id.as_str().contains(TEAM_SEP) {

@@ -98,7 +98,7 @@ impl Kwargs {
             .unwrap_or(self.section.kwargs())
     }
 
-    pub fn from_per_key(&self, key: &str) -> bool {
+    pub fn is_per_key(&self, key: &str) -> bool {
         self.per_key.contains_key(key)
     }
 

@@ -131,7 +131,8 @@ fn errors_name_the_variable_the_value_came_from() {
         )])
         .is_ok()
     );
-    let cases: [(&[(&str, &str)], &str, &str); 6] = [
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Vars, &str, &str); 6] = [
         (
             &[
                 (WORKERS_BACKEND, SM),
@@ -269,5 +270,26 @@ fn a_double_dash_is_refused_only_in_multi_team_mode() {
     assert_eq!(
         spec(r#"{"conn_id": "a--b", "team": "ml"}"#).resolve(&east, &naming(None)),
         Err(TargetError::TeamConnId("a--b".into()))
+    );
+}
+
+#[test]
+fn a_team_is_not_written_with_the_workers_own_settings() {
+    let east = Region::try_from("us-east-1".to_owned()).unwrap();
+    let team: TargetSpec = serde_json::from_str(r#"{"conn_id": "ecr", "team": "ml"}"#).unwrap();
+    let workers = env(&[(WORKERS_BACKEND, SM)]).unwrap().naming;
+    assert_eq!(
+        team.resolve(&east, &workers),
+        Err(TargetError::TeamWithWorkersBackend("ecr".into()))
+    );
+    // [secrets]' settings are the API server's too: a team is written with them.
+    let secrets = env(&[(BACKEND, SM), (WORKERS_KWARGS, "{}")])
+        .unwrap()
+        .naming;
+    assert!(team.resolve(&east, &secrets).is_ok());
+    let plain = TargetSpec::new(crate::ids::ConnId::try_from("ecr".to_owned()).unwrap());
+    assert!(
+        plain.resolve(&east, &workers).is_ok(),
+        "no team: the worker's"
     );
 }
