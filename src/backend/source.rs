@@ -131,10 +131,13 @@ pub fn select(
         Some(class) => (Section::Workers, Some(class)),
         None => (Section::Secrets, var(BACKEND)),
     };
-    if section == Section::Secrets && var(WORKERS_KWARGS).is_some() {
+    let workers_per_key = list(Section::Workers.per_key_prefix());
+    if section == Section::Secrets && (var(WORKERS_KWARGS).is_some() || !workers_per_key.is_empty())
+    {
         tracing::warn!(
-            "{WORKERS_KWARGS} is set but {WORKERS_BACKEND} is not: Airflow's workers then use \
-             {BACKEND} with {KWARGS}, and so does this function"
+            "{WORKERS_KWARGS} (or a per-key {}<KEY>) is set but {WORKERS_BACKEND} is not: \
+             Airflow's workers then use {BACKEND} with its kwargs, and so does this function",
+            Section::Workers.per_key_prefix()
         );
     }
     let mut values: Map<String, Value> = match var(section.kwargs()) {
