@@ -9,8 +9,11 @@ use clap::Parser;
 /// Refresh Airflow Docker connections to Amazon ECR once, then exit.
 ///
 /// Reads the same environment as the Lambda (CONNECTIONS, CONNECTIONS_PREFIX,
-/// CONNECTIONS_SEP, SECRET_FORMAT, KMS_KEY_ID, and the usual AWS variables), prints the
-/// report as JSON on stdout, and exits non-zero if any connection failed.
+/// CONNECTIONS_SEP, SECRET_FORMAT, KMS_KEY_ID, and the usual AWS variables), with Airflow's
+/// own settings as an Airflow 3 worker reads them: AIRFLOW__WORKERS__SECRETS_BACKEND(_KWARGS),
+/// else AIRFLOW__SECRETS__BACKEND(_KWARGS), each section's per-key ..._KWARG__<KEY>
+/// variables, and AIRFLOW__CORE__MULTI_TEAM. Prints the report as JSON on stdout, and exits
+/// non-zero if any connection failed.
 #[derive(Debug, Parser)]
 #[command(name = "airflow-ecr-refresher", version)]
 pub struct Cli {

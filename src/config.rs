@@ -1,9 +1,10 @@
 //! The function's configuration, read once from the environment the deploy template sets.
 
-use crate::backend::{AirflowBackend, KWARGS};
+use crate::backend::AirflowBackend;
 use crate::connection::SecretFormat;
 use crate::schedule::{self, Schedule};
 use crate::target::{ConnId, TargetSpec};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -36,46 +37,40 @@ impl ConfigError {
     }
 }
 
-/// Characters Secrets Manager allows in a secret name.
-fn is_secret_name_text(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
-}
-
 impl Settings {
+    /// Every variable of the process environment (a name or value that is not UTF-8 counts
+    /// as unset), so Airflow's per-key `..._KWARG__<KEY>` variables are found by scanning.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let vars = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        Self::from_vars(&vars)
     }
 
-    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        Self::read(
+            |name| vars.get(name).cloned(),
+            AirflowBackend::from_vars(vars),
+        )
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment. A
+    /// lookup cannot list variables, so Airflow's per-key kwargs are not seen: use `from_vars`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let backend = AirflowBackend::from_lookup(&lookup);
+        Self::read(lookup, backend)
+    }
+
+    fn read(
+        lookup: impl Fn(&str) -> Option<String>,
+        backend: Result<AirflowBackend, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let connections = match var("CONNECTIONS") {
             Some(raw) => parse_connections("CONNECTIONS", &raw)?,
             None => Vec::new(),
         };
-        let backend = AirflowBackend::from_lookup(&lookup)?;
-        for (what, text) in [
-            ("prefix", &backend.naming.prefix),
-            ("separator", &backend.naming.sep),
-        ] {
-            if !is_secret_name_text(text) {
-                let variable = if lookup(KWARGS).is_some() {
-                    KWARGS
-                } else if what == "prefix" {
-                    "CONNECTIONS_PREFIX"
-                } else {
-                    "CONNECTIONS_SEP"
-                };
-                return Err(ConfigError::new(
-                    variable,
-                    format!(
-                        "the {what} {text:?} has characters a secret name cannot hold (allowed: \
-                         letters, digits, /_+=.@-)"
-                    ),
-                ));
-            }
-        }
+        let backend = backend?;
         let format = match var("SECRET_FORMAT") {
             Some(raw) => raw
                 .parse()

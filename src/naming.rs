@@ -53,6 +53,12 @@ pub struct Naming {
     pub lookup: Option<LookupPattern>,
     /// Parameter Store: every name starts with `/`, even without a prefix.
     rooted: bool,
+    /// `[core] multi_team` as the function was told it (`AIRFLOW__CORE__MULTI_TEAM`): when on,
+    /// Airflow refuses every conn id containing `--`; `None` when not told.
+    pub multi_team: Option<bool>,
+    /// Read from `[workers] secrets_backend`'s settings: a worker asks that backend without a
+    /// team, so team-scoped names are never looked up with them.
+    pub workers_backend: bool,
 }
 
 impl Naming {
@@ -65,6 +71,8 @@ impl Naming {
             sep: sep.to_owned(),
             lookup,
             rooted: false,
+            multi_team: None,
+            workers_backend: false,
         }
     }
 
@@ -83,6 +91,8 @@ impl Naming {
             sep: "/".to_owned(),
             lookup,
             rooted: true,
+            multi_team: None,
+            workers_backend: false,
         }
     }
 

@@ -117,6 +117,19 @@ pub enum TargetError {
     )]
     TeamConnId(String),
     #[error(
+        "conn_id {0:?} has a team, but AIRFLOW__CORE__MULTI_TEAM is off, and Airflow passes a \
+         task's team (and so looks up team-scoped secrets) only in multi-team mode: drop the \
+         team, or set AIRFLOW__CORE__MULTI_TEAM as your Airflow has it"
+    )]
+    TeamOutsideMultiTeam(String),
+    #[error(
+        "conn_id {0:?} has a team, but the backend settings are the workers' own \
+         (AIRFLOW__WORKERS__SECRETS_BACKEND): a worker asks that backend without a team, and a \
+         task's team reaches only the API server's [secrets] backend; refresh team connections \
+         with the [secrets] settings (AIRFLOW__SECRETS__BACKEND and its kwargs) instead"
+    )]
+    TeamWithWorkersBackend(String),
+    #[error(
         "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow only \
          looks up team-scoped secrets under a prefix"
     )]
@@ -174,6 +187,22 @@ impl TargetSpec {
                 conn_id: self.conn_id.to_string(),
                 pattern: pattern.source.clone(),
             });
+        }
+        // In multi-team mode Airflow refuses a conn id containing `--` in every lookup, with a
+        // team or without; outside it such an id is ordinary (amazon provider 9.39.0,
+        // `_names_a_team_namespace`, apache/airflow#71078). A team implies that mode (below).
+        if naming.multi_team == Some(true) && self.conn_id.as_str().contains(TEAM_SEP) {
+            return Err(TargetError::TeamConnId(self.conn_id.to_string()));
+        }
+        if self.team.is_some() && naming.multi_team == Some(false) {
+            return Err(TargetError::TeamOutsideMultiTeam(self.conn_id.to_string()));
+        }
+        // Airflow 3.3's worker passes no team to its own backend (task-sdk `_get_connection`);
+        // the Execution API looks a team up with the server's `[secrets]` backend.
+        if self.team.is_some() && naming.workers_backend {
+            return Err(TargetError::TeamWithWorkersBackend(
+                self.conn_id.to_string(),
+            ));
         }
         if self.team.is_some() {
             if self.conn_id.as_str().contains(TEAM_SEP) {

@@ -38,8 +38,13 @@ class Airflow:
         """What this Airflow's get_connection and DockerHook login see for each conn id."""
         kwargs = {"connections_prefix": "airflow/connections", "region_name": "us-east-1",
                   "endpoint_url": self.moto_url, **backend_kwargs}
-        key = backend + " " + json.dumps(kwargs, sort_keys=True)
-        process = self._probe(backend, key)
+        return self.read_env(conn_ids, {"AIRFLOW__SECRETS__BACKEND": backend,
+                                        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(kwargs)})
+
+    def read_env(self, conn_ids: list[str], airflow_env: dict[str, str]) -> dict[str, Any]:
+        """The same, with Airflow configured by `airflow_env` alone (AIRFLOW__* variables)."""
+        key = json.dumps(airflow_env, sort_keys=True)
+        process = self._probe(key)
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(json.dumps(conn_ids) + "\n")
         process.stdin.flush()
@@ -54,9 +59,8 @@ class Airflow:
                 pytest.fail(f"{self.name} probe died ({process.wait()}):\n{text.read()[-3000:]}")
         return json.loads(line)["results"]
 
-    def _probe(self, backend: str, key: str) -> subprocess.Popen[str]:
+    def _probe(self, key: str) -> subprocess.Popen[str]:
         if key not in self.probes:
-            kwargs = key.split(" ", 1)[1]
             home = tempfile.TemporaryDirectory()
             env = {
                 "PATH": os.environ["PATH"],
@@ -67,8 +71,7 @@ class Airflow:
                 # when config.json already holds credentials for the registry.
                 "DOCKER_CONFIG": home.name,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__SECRETS__BACKEND": backend,
-                "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs,
+                **json.loads(key),
                 "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_ENDPOINT_URL": DEAD_ENDPOINT,

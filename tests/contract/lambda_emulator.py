@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 FUNCTION = "airflow-ecr-refresher"
-# Variables the function reads; never inherited from the developer's shell.
+# Variables the function reads; never inherited from the developer's shell. Nor is any of
+# Airflow's (AIRFLOW__*): the workers' backend, per-key kwargs and [core] multi_team count too.
 FUNCTION_VARS = ("CONNECTIONS", "CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "SECRET_FORMAT", "KMS_KEY_ID",
-                 "AIRFLOW__SECRETS__BACKEND", "AIRFLOW__SECRETS__BACKEND_KWARGS", "SECRETS_REGION", "SECRETS_ROLE_ARN",
-                 "SCHEDULE_EXPRESSION")
+                 "SECRETS_REGION", "SECRETS_ROLE_ARN", "SCHEDULE_EXPRESSION")
 # A new watch process runs `cargo run`, which compiles first when sources changed
 # (the whole crate on a fresh machine: minutes on 2 cores).
 FIRST_INVOKE_TIMEOUT = 1800
@@ -86,7 +86,8 @@ class LambdaEmulator:
         if self.process is not None and self.process.poll() is None and key == self.env_key:
             return
         self.stop()
-        process_env = {k: v for k, v in os.environ.items() if k not in FUNCTION_VARS}
+        process_env = {k: v for k, v in os.environ.items()
+                       if k not in FUNCTION_VARS and not k.startswith("AIRFLOW__")}
         process_env.update(env)
         process_env["AWS_ENDPOINT_URL"] = self.aws_endpoint
         self.port = free_port()
