@@ -28,6 +28,7 @@ pub mod request;
 pub mod roles;
 pub mod secrets;
 pub mod store;
+pub mod strict_json;
 pub mod target;
 pub mod token;
 pub mod tokens;
