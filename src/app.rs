@@ -108,6 +108,7 @@ impl App {
     pub async fn run(&self, request: Request) -> Result<Report, RunError> {
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
         let region = self.region.as_ref().map_err(Clone::clone)?;
+        settings.backend.check_partition(region)?;
         self.check_credentials().await?;
         let specs = request
             .connections
