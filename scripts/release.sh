@@ -23,9 +23,11 @@
 #     (tests/requirements/lint.txt); the script prints them.
 # RUSTFLAGS set here replace any build.rustflags from .cargo/config.toml for this build.
 #
+# The work tree must be clean (no changes to tracked files, no untracked files outside
+# .gitignore): versioned zips are only ever built from the commit they name.
 # --verify builds everything a second time from a fresh clone of HEAD at another path,
 # with an empty target directory, and fails unless the SHA256SUMS files are identical
-# (about twice the time; the release workflow runs it). It needs a clean work tree.
+# (about twice the time; the release workflow runs it).
 # AER_RELEASE_ARCHS="arm64" builds only those (default "arm64 x86_64"), for a quicker try.
 # --no-smoke skips running the binaries (scripts/qemu-smoke.sh: the arm64 one under
 # qemu user-mode emulation, the x86_64 one natively, against moto).
@@ -44,6 +46,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# First, before any work: a zip named <version> that is not that commit's would pass for
+# a release.
+dirty=$(git status --porcelain)
+if [ -n "$dirty" ]; then
+  {
+    echo "release: FAILED: the work tree has uncommitted changes, so the zips would not be"
+    echo "$(git rev-parse --short HEAD)'s; commit or stash them first:"
+    echo "$dirty" | head -20
+  } >&2
+  exit 1
+fi
+
 start=$SECONDS
 name=airflow-ecr-refresher
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
@@ -53,10 +67,6 @@ if [ "$version" != "$sar_version" ]; then
   exit 1
 fi
 commit=$(git rev-parse HEAD)
-dirty=$(git status --porcelain --untracked-files=no)
-if [ -n "$dirty" ]; then
-  echo "release: NOTE: the work tree has uncommitted changes; these zips are not $commit's" >&2
-fi
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}
 
 env_file=$(scripts/bootstrap.sh lint) ||
@@ -120,7 +130,6 @@ if [ $smoke -eq 1 ]; then
 fi
 
 if [ $verify -eq 1 ]; then
-  [ -z "$dirty" ] || { echo "release: FAILED: --verify needs a clean work tree" >&2; exit 1; }
   t=$SECONDS
   again=$(mktemp -d "${TMPDIR:-/tmp}/aer-repro.XXXXXX")
   trap 'rm -rf "$again"' EXIT

@@ -18,10 +18,16 @@
 # `make test` runs it with --no-publish against moto's S3 (scripts/test.sh).
 set -euo pipefail
 
-[ $# -ge 2 ] || { echo "usage: $0 ZIP BUCKET [--no-publish]" >&2; exit 2; }
+usage() { echo "usage: $0 ZIP BUCKET [--no-publish]" >&2; exit 2; }
+# Anything but exactly --no-publish as a third argument (a typo such as --no-pubish, or
+# --dry-run) is refused before any work: it must never mean "publish".
+case $# in
+  2) publish=1 ;;
+  3) [ "$3" = --no-publish ] || usage; publish=0 ;;
+  *) usage ;;
+esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-zip=$(realpath "$1") bucket=$2 publish=1
-[ "${3:-}" != --no-publish ] || publish=0
+zip=$(realpath "$1") bucket=$2
 [ -f "$zip" ] || { echo "sar-publish: FAILED: no $zip" >&2; exit 1; }
 
 env_file=$("$root/scripts/bootstrap.sh" lint) ||

@@ -44,7 +44,7 @@ unused_dependencies() {
 stage "cargo clippy -D warnings" cargo clippy --all-targets --all-features --locked -- -D warnings
 stage "unused dependencies" unused_dependencies
 stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
-  'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py'
+  'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py tests/test_release_scripts.py'
 # The build that `sam build` made, zipped as scripts/release.sh zips, then sam package
 # into a bucket of moto's S3 and the checks before sam publish.
 sar_package() {

@@ -131,6 +131,7 @@ impl App {
         tracing::debug!(dry_run = request.dry_run, "run started");
         let settings = self.settings.as_ref().map_err(Clone::clone)?;
         let region = self.region.as_ref().map_err(Clone::clone)?;
+        settings.backend.check_partition(region)?;
         self.check_credentials().await?;
         let specs = request
             .connections
@@ -227,6 +228,30 @@ fn aws_environment(region: Option<&str>, endpoint: Option<&str>) -> Result<Regio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::{MemoryStore, MemoryTokens};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_secrets_role_in_another_partition_fails_the_run_before_any_call() {
+        let store = Arc::new(MemoryStore::new(50, 65_536));
+        let tokens = Arc::new(MemoryTokens::new("123456789012", "pw"));
+        let aws = Aws {
+            tokens: tokens.clone(),
+            store: store.clone(),
+        };
+        let settings = Settings::from_lookup(|k| match k {
+            "CONNECTIONS" => Some("docker_ecr".into()),
+            "SECRETS_ROLE_ARN" => Some("arn:aws-cn:iam::123456789012:role/secrets".into()),
+            _ => None,
+        });
+        let app = App::with_aws(aws, settings, Some("us-east-1".into()));
+        let err = app.run(Request::default()).await.unwrap_err();
+        assert!(
+            matches!(&err, RunError::Config(e) if e.variable == "SECRETS_ROLE_ARN"),
+            "{err}"
+        );
+        assert!(store.writes().is_empty() && tokens.calls().is_empty());
+    }
 
     #[test]
     fn a_bad_region_or_endpoint_names_its_variable() {

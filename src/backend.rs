@@ -272,6 +272,44 @@ fn extra_conn_words(kwargs: &Kwargs) -> Result<Aliases, ConfigError> {
     Aliases::with_extra_words(&words).map_err(|e| bad(source, e))
 }
 
+impl AirflowBackend {
+    /// The secrets' `region_name` and `role_arn` must be in the function's partition, as a
+    /// connection's region and `pull_role_arn` must (`target.rs`): its credentials are only
+    /// valid there, so anything else fails every write, later and less clearly.
+    pub fn check_partition(&self, function_region: &Region) -> Result<(), ConfigError> {
+        let function_partition = function_region.partition();
+        let fix = format!(
+            "but the function runs in {function_region} ({function_partition}), and credentials \
+             never work across partitions: deploy the function in that partition"
+        );
+        if let Some(region) = &self.region
+            && region.partition() != function_partition
+        {
+            return Err(bad(
+                SECRETS_REGION,
+                format!(
+                    "region_name {region} (SECRETS_REGION or region_name in {KWARGS}) is in the {} \
+                     partition, {fix}",
+                    region.partition()
+                ),
+            ));
+        }
+        if let Some(role) = &self.role_arn
+            && role.partition() != function_partition
+        {
+            return Err(bad(
+                SECRETS_ROLE_ARN,
+                format!(
+                    "role_arn {role} (SECRETS_ROLE_ARN or role_arn in {KWARGS}) is in the {} \
+                     partition, {fix}",
+                    role.partition()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A kwarg the template also passes as its own variable (what it scoped IAM to): the two
 /// must agree, and either alone is the setting.
 fn setting<T, E: std::fmt::Display>(

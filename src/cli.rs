@@ -62,6 +62,28 @@ mod tests {
     }
 
     #[test]
+    fn connections_follow_the_same_rules_as_an_event() {
+        for (raw, says) in [
+            (
+                r#"[{"conn_id":"a","conn_id":"b"}]"#,
+                r#"the key "conn_id" is given twice in [0]"#,
+            ),
+            (
+                r#"[{"conn_id":"a","team":null}]"#,
+                "--connections[0].team is null",
+            ),
+        ] {
+            let cli = Cli::try_parse_from(["x", "--connections", raw]).unwrap();
+            let err = cli.request().unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid configuration: --connections: "),
+                "{err}"
+            );
+            assert!(err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_connections_name_the_flag() {
         let cli = Cli::try_parse_from(["x", "--connections", "a b"]).unwrap();
         let err = cli.request().unwrap_err().to_string();

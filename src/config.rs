@@ -3,6 +3,7 @@
 use crate::backend::AirflowBackend;
 use crate::connection::SecretFormat;
 use crate::schedule::{self, Schedule};
+use crate::strict_json;
 use crate::target::{ConnId, TargetSpec};
 use std::collections::BTreeMap;
 
@@ -147,7 +148,8 @@ fn is_kms_key_id(id: &str) -> bool {
 pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
     let raw = raw.trim();
     if raw.starts_with('[') {
-        return serde_json::from_str(raw).map_err(|e| {
+        // Read as strictly as an event: a key given twice or as null is refused.
+        let bad = |e: String| {
             ConfigError::new(
                 source,
                 format!(
@@ -155,7 +157,10 @@ pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSp
                      \"check_image\"}} objects: {e}"
                 ),
             )
-        });
+        };
+        let value = strict_json::parse(raw).map_err(bad)?;
+        strict_json::no_nulls(&value, source).map_err(bad)?;
+        return serde_json::from_value(value).map_err(|e| bad(e.to_string()));
     }
     raw.split(',')
         .map(str::trim)
@@ -248,6 +253,28 @@ mod tests {
         assert_eq!(err.variable, "CONNECTIONS_PREFIX");
         let err = settings(&[("CONNECTIONS_SEP", ":")]).unwrap_err();
         assert_eq!(err.variable, "CONNECTIONS_SEP");
+    }
+
+    #[test]
+    fn a_connections_array_refuses_a_key_given_twice_or_null() {
+        for (raw, says) in [
+            (
+                r#"[{"conn_id":"a","region":"eu-west-1","region":"us-east-1"}]"#,
+                r#"the key "region" is given twice in [0]; give it once"#,
+            ),
+            (
+                r#"[{"conn_id":"a","registry":null}]"#,
+                "CONNECTIONS[0].registry is null",
+            ),
+            (r#"[{"conn_id":"a"},null]"#, "CONNECTIONS[1] is null"),
+        ] {
+            let err = settings(&[("CONNECTIONS", raw)]).unwrap_err();
+            assert_eq!(err.variable, "CONNECTIONS");
+            assert!(err.problem.contains(says), "{raw}: {err}");
+        }
+        let deep = format!("[{}]", "[".repeat(200) + &"]".repeat(200));
+        let err = settings(&[("CONNECTIONS", &deep)]).unwrap_err();
+        assert!(err.problem.contains("recursion limit exceeded"), "{err}");
     }
 
     #[test]

@@ -5,10 +5,9 @@ pub use crate::app::{App, RunError};
 use crate::metrics;
 use crate::progress::Outcomes;
 use crate::report::{Report, StopReason};
-use crate::request::Request;
+use crate::request::Payload;
 pub use crate::stop::DEADLINE_MARGIN;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl From<RunError> for Diagnostic {
@@ -44,9 +43,11 @@ fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
     Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN))
 }
 
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Report, RunError> {
+/// The runtime calls this with the payload's text (`main.rs`), so that a key given twice
+/// is refused here rather than dropped by the runtime's parse.
+pub async fn handle<P: Payload>(app: &App, event: LambdaEvent<P>) -> Result<Report, RunError> {
     let (payload, context) = event.into_parts();
-    let request = Request::from_event(payload)?;
+    let request = payload.into_request()?;
     let dry_run = request.dry_run;
     let left = time_left(context.deadline, SystemTime::now());
     tracing::debug!(deadline_ms = context.deadline, time_left = ?left, "invocation");
@@ -101,6 +102,19 @@ mod tests {
         assert_eq!(time_left(now_ms + 500, now), Some(Duration::ZERO));
         assert_eq!(time_left(0, now), None);
         assert_eq!(time_left(600_000, now), None, "a duration, not a time");
+    }
+
+    #[test]
+    fn a_refused_payload_of_any_shape_is_an_invalid_request() {
+        use crate::request::Payload;
+        use serde_json::value::RawValue;
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for text in [deep.as_str(), r#"{"dry_run": true, "dry_run": false}"#] {
+            // The runtime's side: any valid JSON becomes the handler's payload.
+            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+            let d: Diagnostic = RunError::from(raw.into_request().unwrap_err()).into();
+            assert_eq!(d.error_type, "InvalidRequest", "{}", d.error_message);
+        }
     }
 
     #[test]

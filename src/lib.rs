@@ -35,6 +35,7 @@ pub mod secrets;
 mod ssm_retries;
 pub mod stop;
 pub mod store;
+pub mod strict_json;
 pub mod target;
 pub mod token;
 pub mod tokens;

@@ -3,7 +3,7 @@ use airflow_ecr_refresher::handler::{App, handle};
 use airflow_ecr_refresher::logging;
 use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::process::ExitCode;
 
 // One thread: the work is I/O-bound, and cross-thread wake-ups cost CPU (measured in bench/).
@@ -17,7 +17,11 @@ async fn main() -> Result<ExitCode, Error> {
     // Clients are built once and shared by every invocation of this process.
     let app = App::from_env().await;
     let Some(cli) = cli else {
-        lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&app, event))).await?;
+        // The payload's text, not a parsed `Value`: a parse keeps the last of two equal keys,
+        // and only the text shows there were two. Any valid JSON is accepted here, so every
+        // refusal is the handler's own `InvalidRequest`.
+        let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| handle(&app, event));
+        lambda_runtime::run(handler).await?;
         return Ok(ExitCode::SUCCESS);
     };
     match cli.run(&app).await {

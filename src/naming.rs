@@ -96,6 +96,13 @@ impl Naming {
         }
     }
 
+    /// Whether Airflow looks up team-scoped names at all: Secrets Manager only under a
+    /// prefix (`SecretsManagerBackend._get_secret`: `if path_prefix and team_name`),
+    /// Parameter Store always (its `_get_secret` builds `/<team>--<conn_id>` without one).
+    pub fn reads_team_names(&self) -> bool {
+        self.rooted || !self.prefix.is_empty()
+    }
+
     /// The name Airflow looks up: `<prefix><sep><conn_id>`, or without a prefix the conn
     /// id alone (Secrets Manager) or `/<conn_id>` (Parameter Store); for a team's task
     /// `<prefix><sep><team>--<conn_id>` first.
@@ -115,6 +122,22 @@ impl Naming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_store_reads_team_names_without_a_prefix() {
+        use crate::target::{Region, TargetError, TargetSpec};
+        let east = Region::try_from("us-east-1".to_owned()).unwrap();
+        let spec: TargetSpec = serde_json::from_str(r#"{"conn_id":"ecr","team":"ml"}"#).unwrap();
+        for prefix in ["", "/"] {
+            let target = spec.resolve(&east, &Naming::parameter_store(prefix, None));
+            assert_eq!(target.unwrap().secret_name, "/ml--ecr", "{prefix:?}");
+        }
+        assert_eq!(
+            spec.resolve(&east, &Naming::new("", "/", None)),
+            Err(TargetError::TeamWithoutPrefix("ecr".into())),
+            "Secrets Manager tries a team's name only under a prefix"
+        );
+    }
 
     #[test]
     fn parameter_store_names_always_start_with_a_slash() {

@@ -4,7 +4,9 @@
 use crate::aws_error::{AwsError, ErrorKind};
 use crate::store::{Current, MANAGED_BY_TAG, Store, Write, read_in_batches};
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use aws_sdk_ssm::types::{
+    ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
+};
 use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -17,9 +19,11 @@ const BATCH: usize = 10;
 /// throughput", <https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html>).
 /// A run takes a small share of it, so Airflow's own reads are not throttled by a refresh.
 const WRITES_PER_SECOND: usize = 3;
-/// A standard parameter's value is at most 4 KB (API Reference, `PutParameter`, `Value`).
-/// The function never picks the paid advanced tier on a user's behalf.
-const VALUE_LIMIT: usize = 4_096;
+/// A standard parameter's value is at most 4 KB, an advanced one's 8 KB (API Reference,
+/// `PutParameter`, `Value`). New parameters are standard: the function never picks the
+/// paid advanced tier on a user's behalf; an advanced one keeps its tier and its limit.
+const STANDARD_LIMIT: usize = 4_096;
+const ADVANCED_LIMIT: usize = 8_192;
 /// `DescribeParameters` pages followed for one name before giving up.
 const MAX_DESCRIBE_PAGES: usize = 10;
 const NO_KEY: &str = "the parameter's KMS key was not found, so it was not overwritten \
@@ -110,7 +114,8 @@ impl Parameters {
     /// basis": a page may hold none of the matches and a `NextToken` (API Reference,
     /// `DescribeParameters`), so pages are followed. Not found, the write is refused
     /// rather than made with the wrong key.
-    async fn key_of(&self, name: &str) -> Result<String, AwsError> {
+    /// Its tier comes with it (`ParameterMetadata.Tier`): an advanced parameter may hold 8 KB.
+    async fn key_of(&self, name: &str) -> Result<(String, Option<ParameterTier>), AwsError> {
         const ACTION: &str = "ssm:DescribeParameters";
         let filter = ParameterStringFilter::builder()
             .key("Name")
@@ -129,10 +134,11 @@ impl Parameters {
                 .await
                 .map_err(|e| AwsError::from_sdk(ACTION, &e))?;
             if let Some(found) = page.parameters().iter().find(|p| p.name() == Some(name)) {
-                return found
+                let key = found
                     .key_id()
                     .map(str::to_owned)
-                    .ok_or_else(|| AwsError::new(ACTION, ErrorKind::Other, None, Some(NO_KEY)));
+                    .ok_or_else(|| AwsError::new(ACTION, ErrorKind::Other, None, Some(NO_KEY)))?;
+                return Ok((key, found.tier().cloned()));
             }
             next_token = page.next_token().map(str::to_owned);
             if next_token.is_none() {
@@ -144,13 +150,35 @@ impl Parameters {
 
     /// `PutParameter` takes no request token: a create that a retry finds already made is
     /// `ParameterAlreadyExists`, which the writer re-reads and compares, and an overwrite
-    /// with the same value is harmless.
+    /// with the same value is harmless. An advanced parameter is overwritten as one, so
+    /// the account's default tier never decides its limit.
     async fn put(
         &self,
         write: &Write<'_>,
         kms_key_id: Option<&str>,
         create: bool,
+        tier: Option<ParameterTier>,
     ) -> Result<(), AwsError> {
+        let advanced = tier == Some(ParameterTier::Advanced);
+        let (limit, tier_name) = if advanced {
+            (ADVANCED_LIMIT, "an advanced")
+        } else {
+            (STANDARD_LIMIT, "a standard")
+        };
+        let bytes = write.value.expose_secret().len();
+        if bytes > limit {
+            let problem = format!(
+                "the new value would be {bytes} bytes, over the {limit}-byte limit of {tier_name} \
+                 parameter, so it was not written (its other fields are too large; the function \
+                 never moves a parameter to the paid advanced tier)"
+            );
+            return Err(AwsError::new(
+                "ssm:PutParameter",
+                ErrorKind::Other,
+                None,
+                Some(&problem),
+            ));
+        }
         let mut request = self
             .client
             .put_parameter()
@@ -158,6 +186,7 @@ impl Parameters {
             .value(write.value.expose_secret())
             .r#type(ParameterType::SecureString)
             .set_key_id(kms_key_id.map(str::to_owned))
+            .set_tier(advanced.then_some(ParameterTier::Advanced))
             .overwrite(!create);
         if create {
             // Tags only on create: PutParameter refuses them with Overwrite.
@@ -211,13 +240,13 @@ impl Store for Parameters {
         write: &'a Write<'a>,
         kms_key_id: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.put(write, kms_key_id, true))
+        Box::pin(self.put(write, kms_key_id, true, None))
     }
 
     fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
-            let key = self.key_of(write.name).await?;
-            self.put(write, Some(&key), false).await
+            let (key, tier) = self.key_of(write.name).await?;
+            self.put(write, Some(&key), false, tier).await
         })
     }
 
@@ -225,7 +254,8 @@ impl Store for Parameters {
         WRITES_PER_SECOND
     }
 
+    /// The largest any parameter holds; `put` holds each to its own tier's limit.
     fn value_limit(&self) -> usize {
-        VALUE_LIMIT
+        ADVANCED_LIMIT
     }
 }

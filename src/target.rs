@@ -130,8 +130,8 @@ pub enum TargetError {
     )]
     TeamWithWorkersBackend(String),
     #[error(
-        "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow only \
-         looks up team-scoped secrets under a prefix"
+        "conn_id {0:?} has a team, but the backend has no connections_prefix, and Airflow's \
+         Secrets Manager backend only looks up team-scoped secrets under a prefix"
     )]
     TeamWithoutPrefix(String),
     #[error(
@@ -208,7 +208,7 @@ impl TargetSpec {
             if self.conn_id.as_str().contains(TEAM_SEP) {
                 return Err(TargetError::TeamConnId(self.conn_id.to_string()));
             }
-            if naming.prefix.is_empty() {
+            if !naming.reads_team_names() {
                 return Err(TargetError::TeamWithoutPrefix(self.conn_id.to_string()));
             }
         }

@@ -10,7 +10,7 @@ use airflow_ecr_refresher::connection::ConnectionError;
 use airflow_ecr_refresher::failure::TargetFailure;
 use airflow_ecr_refresher::handler::{App, RunError, handle};
 use airflow_ecr_refresher::report::{Action, Report};
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
+use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -223,7 +223,8 @@ async fn dry_run_and_oversized_values_write_nothing() {
     let err = invoke(&app, json!({})).await.unwrap_err();
     let failed = failures(&err);
     assert!(
-        matches!(&failed[..], [(id, TargetFailure::TooLarge { limit: 4_096, .. })] if id == "big"),
+        matches!(&failed[..], [(id, TargetFailure::Write(e))]
+            if id == "big" && e.message.contains("over the 4096-byte limit of a standard parameter")),
         "{failed:?}"
     );
     assert_eq!(read(&big).await.unwrap().0, big_value, "left untouched");
@@ -231,6 +232,43 @@ async fn dry_run_and_oversized_values_write_nothing() {
         read(&format!("/{prefix}/fresh")).await.is_some(),
         "the other still written"
     );
+}
+
+#[tokio::test]
+async fn an_advanced_parameter_holds_up_to_its_tiers_8_kb() {
+    let prefix = unique_prefix("ssm-tier");
+    let value = |note: usize| {
+        json!({"conn_type": "docker", "host": "h", "login": "AWS", "password": "old",
+               "extra": {"note": "x".repeat(note)}})
+        .to_string()
+    };
+    for (id, note) in [("advanced", 6_000), ("too_big", 8_150)] {
+        ssm()
+            .await
+            .put_parameter()
+            .name(format!("/{prefix}/{id}"))
+            .value(value(note))
+            .r#type(ParameterType::SecureString)
+            .tier(ParameterTier::Advanced)
+            .send()
+            .await
+            .unwrap();
+    }
+    let app = ssm_app(&prefix, "advanced,too_big", &[]).await;
+    let err = invoke(&app, json!({})).await.unwrap_err();
+    let failed = failures(&err);
+    assert!(
+        matches!(&failed[..], [(id, TargetFailure::TooLarge { limit: 8_192, .. })] if id == "too_big"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        read(&format!("/{prefix}/too_big")).await.unwrap().0,
+        value(8_150)
+    );
+    let (written, _, version) = read(&format!("/{prefix}/advanced")).await.unwrap();
+    assert!(written.len() > 4_096, "over a standard parameter's limit");
+    assert_eq!(json(&written)["password"], MOTO_PASSWORD);
+    assert_eq!(version, 2);
 }
 
 #[tokio::test]

@@ -188,3 +188,45 @@ fn what_cannot_work_is_refused_naming_the_setting() {
         .is_ok()
     );
 }
+
+#[test]
+fn the_secrets_role_and_region_must_be_in_the_functions_partition() {
+    let east = Region::try_from("us-east-1".to_owned()).unwrap();
+    let china = Region::try_from("cn-north-1".to_owned()).unwrap();
+    let role = |arn: &str| read(&[("SECRETS_ROLE_ARN", arn)]).unwrap();
+    let err = role("arn:aws-cn:iam::123456789012:role/secrets")
+        .check_partition(&east)
+        .unwrap_err();
+    assert_eq!(err.variable, "SECRETS_ROLE_ARN");
+    assert!(
+        err.problem.contains(
+            "role_arn arn:aws-cn:iam::123456789012:role/secrets (SECRETS_ROLE_ARN or role_arn in \
+             AIRFLOW__SECRETS__BACKEND_KWARGS) is in the aws-cn partition, but the function \
+             runs in us-east-1 (aws)"
+        ),
+        "{err}"
+    );
+    let from_kwargs = kwargs(r#"{"role_arn": "arn:aws-us-gov:iam::123456789012:role/s"}"#).unwrap();
+    assert_eq!(
+        from_kwargs.check_partition(&east).unwrap_err().variable,
+        "SECRETS_ROLE_ARN"
+    );
+    let err = read(&[("SECRETS_REGION", "cn-north-1")])
+        .unwrap()
+        .check_partition(&east)
+        .unwrap_err();
+    assert_eq!(err.variable, "SECRETS_REGION");
+    assert!(err.problem.contains("is in the aws-cn partition"), "{err}");
+    // In its own partition, each is fine.
+    assert!(
+        role("arn:aws-cn:iam::123456789012:role/secrets")
+            .check_partition(&china)
+            .is_ok()
+    );
+    assert!(
+        role("arn:aws:iam::123456789012:role/secrets")
+            .check_partition(&east)
+            .is_ok()
+    );
+    assert!(read(&[]).unwrap().check_partition(&china).is_ok());
+}
