@@ -239,7 +239,12 @@ impl MemoryStore {
             .and_then(|v| state.history.get(&(name.to_owned(), v)).cloned());
         let Some(value) = their_value else {
             let gone = "no such version";
-            return Err(AwsError::new("store:Restore", ErrorKind::Other, None, Some(gone)));
+            return Err(AwsError::new(
+                "store:Restore",
+                ErrorKind::Other,
+                None,
+                Some(gone),
+            ));
         };
         state.set(name, &value, latest + 1);
         state.restores += 1;

@@ -211,7 +211,10 @@ impl Parameters {
                 .await
                 .map_err(|e| AwsError::from_sdk("ssm:GetParameterHistory", &e))?;
             versions.extend(page.parameters().iter().cloned());
-            next_token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            next_token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
             if next_token.is_none() {
                 break;
             }
@@ -232,7 +235,10 @@ impl Parameters {
             let gone = "their version is no longer in the parameter's history";
             return Err(AwsError::new(ACTION, ErrorKind::Other, None, Some(gone)));
         };
-        let kind = their.r#type().cloned().unwrap_or(ParameterType::SecureString);
+        let kind = their
+            .r#type()
+            .cloned()
+            .unwrap_or(ParameterType::SecureString);
         let key = (kind == ParameterType::SecureString)
             .then(|| their.key_id().map(str::to_owned))
             .flatten();
@@ -250,7 +256,12 @@ impl Parameters {
             .map_err(|e| AwsError::from_sdk("ssm:PutParameter", &e))?;
         if put.version().to_string() != next_version(ours) {
             let again = "another write landed while their value was being put back";
-            return Err(AwsError::new("ssm:PutParameter", ErrorKind::Other, None, Some(again)));
+            return Err(AwsError::new(
+                "ssm:PutParameter",
+                ErrorKind::Other,
+                None,
+                Some(again),
+            ));
         }
         Ok(())
     }
@@ -258,7 +269,9 @@ impl Parameters {
 
 /// The version after `version`, as Parameter Store numbers them (1, 2, ...).
 fn next_version(version: &str) -> String {
-    version.parse::<i64>().map_or_else(|_| String::new(), |v| (v + 1).to_string())
+    version
+        .parse::<i64>()
+        .map_or_else(|_| String::new(), |v| (v + 1).to_string())
 }
 
 /// What the overwrite that made `version` replaced: the version before it.
@@ -290,7 +303,9 @@ impl Store for Parameters {
     /// grant.
     fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
         Box::pin(async move {
-            let mut read = self.read_batch(std::slice::from_ref(&name.to_owned())).await;
+            let mut read = self
+                .read_batch(std::slice::from_ref(&name.to_owned()))
+                .await;
             read.pop().unwrap_or(Ok(Current::Missing))
         })
     }

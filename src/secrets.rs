@@ -198,7 +198,10 @@ impl Secrets {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))?;
-        Ok(described.version_ids_to_stages().cloned().unwrap_or_default())
+        Ok(described
+            .version_ids_to_stages()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Moves `AWSCURRENT` back to their version; Secrets Manager moves `AWSPREVIOUS` to ours

@@ -63,7 +63,10 @@ async fn a_change_made_after_the_runs_read_is_planned_on_not_overwritten() {
     let report = run(&store, json!(["c"])).await.unwrap();
     assert_eq!(report.connections[0].action, Action::Updated);
     let now = stored(&store, "p/c");
-    assert_eq!((now["owner"].as_str(), now["password"].as_str()), (Some("ml"), Some(PASSWORD)));
+    assert_eq!(
+        (now["owner"].as_str(), now["password"].as_str()),
+        (Some("ml"), Some(PASSWORD))
+    );
     assert_eq!(store.restores(), 0, "nothing of theirs was replaced");
 
     let store = store_with("p/c", DOCKER);
@@ -71,7 +74,10 @@ async fn a_change_made_after_the_runs_read_is_planned_on_not_overwritten() {
     let err = run(&store, json!(["c"])).await.unwrap_err();
     assert_eq!(
         failures(&err),
-        [("c".into(), TargetFailure::Value(ConnectionError::NotDocker("postgresql".into())))]
+        [(
+            "c".into(),
+            TargetFailure::Value(ConnectionError::NotDocker("postgresql".into()))
+        )]
     );
     assert_eq!(store.text("p/c").as_deref(), Some(POSTGRES));
     assert_eq!(store.writes().len(), 0, "never written");
@@ -92,10 +98,22 @@ async fn a_connection_written_between_the_re_read_and_the_write_wins_and_is_repo
             ))))
         )]
     );
-    assert!(err.to_string().contains("another writer changed the secret"), "{err}");
-    assert_eq!(store.text("p/c").as_deref(), Some(POSTGRES), "theirs is current");
+    assert!(
+        err.to_string()
+            .contains("another writer changed the secret"),
+        "{err}"
+    );
+    assert_eq!(
+        store.text("p/c").as_deref(),
+        Some(POSTGRES),
+        "theirs is current"
+    );
     assert_eq!(store.restores(), 1);
-    assert_eq!(stored(&store, "p/other")["password"], PASSWORD, "the others go on");
+    assert_eq!(
+        stored(&store, "p/other")["password"],
+        PASSWORD,
+        "the others go on"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +123,10 @@ async fn a_docker_change_that_slipped_in_is_put_back_and_the_login_written_on_to
     let report = run(&store, json!(["c"])).await.unwrap();
     assert_eq!(report.connections[0].action, Action::Updated);
     let now = stored(&store, "p/c");
-    assert_eq!((now["owner"].as_str(), now["password"].as_str()), (Some("ml"), Some(PASSWORD)));
+    assert_eq!(
+        (now["owner"].as_str(), now["password"].as_str()),
+        (Some("ml"), Some(PASSWORD))
+    );
     assert_eq!((store.restores(), store.writes().len()), (1, 2));
 
     // A second writer slips in again: put back again, and left to the next run.
@@ -126,7 +147,10 @@ async fn a_first_value_written_by_someone_else_in_between_wins() {
     store.race_create("p/c", Stored::Valueless);
     store.write_before_update("p/c", POSTGRES);
     let err = run(&store, json!(["c"])).await.unwrap_err();
-    assert!(matches!(&failures(&err)[0].1, TargetFailure::Raced(_)), "{err}");
+    assert!(
+        matches!(&failures(&err)[0].1, TargetFailure::Raced(_)),
+        "{err}"
+    );
     assert_eq!(store.text("p/c").as_deref(), Some(POSTGRES));
 }
 
@@ -145,5 +169,9 @@ async fn reads_are_paced_under_the_stores_read_quota() {
         .iter()
         .map(|at| (*at - start).as_secs())
         .collect();
-    assert_eq!(seconds, [0, 0, 0, 1, 1, 1, 2], "7 calls of 2 names, 3 a second");
+    assert_eq!(
+        seconds,
+        [0, 0, 0, 1, 1, 1, 2],
+        "7 calls of 2 names, 3 a second"
+    );
 }
