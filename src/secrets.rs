@@ -107,7 +107,11 @@ impl Secrets {
 
     async fn read_one(&self, name: &str) -> Result<Current, AwsError> {
         let action = "secretsmanager:GetSecretValue";
-        match self.client.get_secret_value().secret_id(name).send().await {
+        // AWSCURRENT is what a read without a stage returns, and what Airflow reads (API
+        // Reference, GetSecretValue); named, so a version it was just moved back to is read
+        // even where the default lags behind the label (moto 5.2.5).
+        let read = self.client.get_secret_value().secret_id(name);
+        match read.version_stage(CURRENT).send().await {
             Ok(out) => Ok(match out.secret_string() {
                 Some(text) => Current::Text {
                     value: SecretString::from(text.to_owned()),

@@ -2,8 +2,11 @@
 
 For C connections over R regions one run makes exactly: R GetAuthorizationToken (one
 per region), ceil(C/20) BatchGetSecretValue (existing secrets read 20 at a time, never
-one by one), and one write per connection (PutSecretValue for a secret that exists,
-CreateSecret for one that does not); a dry run makes the reads and no write. Counted at
+one by one, 50 calls a second), and one write per connection (PutSecretValue for a secret
+that exists, CreateSecret for one that does not); each PutSecretValue comes with a
+GetSecretValue just before it (the value again, in case someone changed it since the
+batch read) and a DescribeSecret just after (which version it replaced). A dry run makes
+the batch reads and nothing else. Counted at
 tests/support/aws_proxy.py, i.e. every request that reaches the local AWS (less
 retries of moto's own 5xx failures).
 
@@ -32,6 +35,9 @@ TOKEN = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
 BATCH_GET = "secretsmanager.BatchGetSecretValue"
 PUT = "secretsmanager.PutSecretValue"
 CREATE = "secretsmanager.CreateSecret"
+GET = "secretsmanager.GetSecretValue"
+DESCRIBE_SECRET = "secretsmanager.DescribeSecret"
+STAGE = "secretsmanager.UpdateSecretVersionStage"
 EXISTING = json.dumps({"conn_type": "docker", "host": "old.example", "login": "AWS",
                        "password": "old", "extra": {"reauth": True}})
 
@@ -101,9 +107,10 @@ def test_one_token_per_region_batched_reads_and_one_write_per_connection(
     actions = collections.Counter(c["action"] for c in report["connections"])
     assert actions == collections.Counter(
         {k: v for k, v in {"updated": len(existing), "created": count - len(existing)}.items() if v})
+    updates = len(existing)
     assert seen == collections.Counter(
-        {k: v for k, v in {TOKEN: regions, BATCH_GET: batches, PUT: len(existing),
-                           CREATE: count - len(existing)}.items() if v}), seen
+        {k: v for k, v in {TOKEN: regions, BATCH_GET: batches, PUT: updates, GET: updates,
+                           DESCRIBE_SECRET: updates, CREATE: count - updates}.items() if v}), seen
     assert seen[PUT] + seen[CREATE] == count
     # One token per region, and each connection's registry is in its own region.
     for conn, done in zip(conns, report["connections"]):
@@ -113,7 +120,8 @@ def test_one_token_per_region_batched_reads_and_one_write_per_connection(
     # Again: now every secret exists, so every write is an update.
     report, seen = run(binary, aws_proxy, prefix, conns)
     assert {c["action"] for c in report["connections"]} == {"updated"}
-    assert seen == collections.Counter({TOKEN: regions, BATCH_GET: batches, PUT: count}), seen
+    assert seen == collections.Counter({TOKEN: regions, BATCH_GET: batches, PUT: count, GET: count,
+                                        DESCRIBE_SECRET: count}), seen
 
 
 def test_a_dry_run_reads_the_same_and_writes_nothing(
@@ -184,7 +192,7 @@ def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
     per account and region ("AWS Systems Manager endpoints and quotas",
     https://docs.aws.amazon.com/general/latest/gr/ssm.html), shared with every other
     writer, so 11 connections go out as 3, 3, 3 and 2 writes, a second apart. An overwrite
-    first reads the parameter's KMS key (DescribeParameters)."""
+    first reads the parameter again (GetParameters) and its KMS key (DescribeParameters)."""
     prefix = f"/counts-{uuid.uuid4().hex[:10]}"
     conns = [{"conn_id": f"ecr_{i:03d}", "region": REGIONS[i % 2]} for i in range(11)]
     existing = {f"{prefix}/{c['conn_id']}" for c in conns[:4]}
@@ -194,7 +202,8 @@ def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
     report, seen = run(binary, aws_proxy, prefix, conns, AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
     actions = collections.Counter(c["action"] for c in report["connections"])
     assert actions == {"updated": 4, "created": 7}
-    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2, DESCRIBE: 4, PUT_PARAMETER: 11}), seen
+    # Each overwrite reads its parameter again first (one more GetParameters each).
+    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2 + 4, DESCRIBE: 4, PUT_PARAMETER: 11}), seen
     waves = first_try_waves(aws_proxy.log(), PUT_PARAMETER)
     assert [len(w) for w in waves] == [3, 3, 3, 2]
     starts = [w[0] for w in waves]
@@ -202,3 +211,87 @@ def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
 
     report, seen = run(binary, aws_proxy, prefix, conns, "--dry-run", AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
     assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2}), seen
+
+
+# --- Reads are paced too ------------------------------------------------------------------
+HISTORY = "AmazonSSM.GetParameterHistory"
+
+
+def test_batch_reads_stay_within_the_read_quotas(binary: str, aws_proxy: ProxyControl) -> None:
+    """BatchGetSecretValue takes 100 calls a second per account and region (AWS Secrets
+    Manager User Guide, "Quotas"); the function sends 50 a second. GetParameters shares 40 a
+    second with Airflow's own lookups ("AWS Systems Manager endpoints and quotas"); the
+    function sends 10 a second. Dry runs, so only the reads go out."""
+    prefix = f"counts-{uuid.uuid4().hex[:10]}"
+    conns = [{"conn_id": f"ecr_{i:04d}"} for i in range(20 * 51)]
+    _, seen = run(binary, aws_proxy, prefix, conns, "--dry-run")
+    assert seen[BATCH_GET] == 51, seen
+    assert_one_quota_a_second(aws_proxy.log(), BATCH_GET, 50)
+
+    conns = [{"conn_id": f"ecr_{i:03d}"} for i in range(10 * 11)]
+    _, seen = run(binary, aws_proxy, f"/{prefix}", conns, "--dry-run", AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    assert seen[GET_PARAMETERS] == 11, seen
+    assert_one_quota_a_second(aws_proxy.log(), GET_PARAMETERS, 10)
+
+
+def assert_one_quota_a_second(log: list[dict], target: str, per_second: int) -> None:
+    """The first `per_second` calls go out at once, the next a second later. The first wave
+    reaches the proxy spread over however long it takes to accept that many new
+    connections, so the test asks only that the next call comes well after the first;
+    unpaced, all arrive within a few hundredths of a second."""
+    at = sorted(e["at"] for e in log if e["target"] == target and e["attempt"] == 1)
+    assert len(at) == per_second + 1, at
+    assert at[per_second] - at[0] >= 0.6, [round(t - at[0], 3) for t in at]
+
+
+# --- Another writer between the read and the write ----------------------------------------
+POSTGRES = "postgresql://app:pw@db.example.com:5432/app"
+
+
+def run_failing(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], faults: list[dict],
+                **env_extra: str) -> tuple[str, collections.Counter]:
+    proxy.reset()
+    proxy.configure(faults=faults)
+    env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
+               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    done = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stdout[-3000:]
+    served = [e["target"] for e in proxy.log() if moto_served(e)]
+    return done.stdout + done.stderr, collections.Counter(served)
+
+
+def test_a_secret_written_between_the_read_and_the_write_is_put_back_and_reported(
+    binary: str, aws_proxy: ProxyControl, secrets: Any
+) -> None:
+    prefix, conns, existing = setup(secrets, 1, 1, 1)
+    name = next(iter(existing))
+    theirs = {"SecretId": name, "SecretString": POSTGRES, "ClientRequestToken": str(uuid.uuid4())}
+    output, seen = run_failing(binary, aws_proxy, prefix, conns,
+                               [{"target": PUT, "before": {"body": theirs}}])
+    assert "another writer changed the secret" in output, output[-3000:]
+    # AWSCURRENT, which Airflow's read returns. (moto 5.2.5 moves the label back but not its
+    # default version, so a read without a stage still shows the run's write there.)
+    current = secrets.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert current["SecretString"] == POSTGRES
+    # Read, re-read, write, check, put theirs back, read theirs and its tags (a Postgres
+    # connection, not handed over: no second write).
+    assert seen == collections.Counter({TOKEN: 1, BATCH_GET: 1, GET: 2, PUT: 1, DESCRIBE_SECRET: 2,
+                                        STAGE: 1}), seen
+
+
+def test_a_parameter_written_between_the_read_and_the_write_is_put_back_and_reported(
+    binary: str, aws_proxy: ProxyControl, ssm: Any
+) -> None:
+    prefix = f"/counts-{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}/ecr_000"
+    ssm.put_parameter(Name=name, Value=EXISTING, Type="SecureString")
+    theirs = {"Name": name, "Value": POSTGRES, "Type": "SecureString", "Overwrite": True}
+    output, seen = run_failing(binary, aws_proxy, prefix, [{"conn_id": "ecr_000"}],
+                               [{"target": PUT_PARAMETER, "before": {"body": theirs}}],
+                               AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    assert "another writer changed the secret" in output, output[-3000:]
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == POSTGRES
+    # Read, re-read, key, write, history, put theirs back, read theirs and its tags.
+    assert seen == collections.Counter({TOKEN: 1, GET_PARAMETERS: 3, DESCRIBE: 1, PUT_PARAMETER: 2,
+                                        HISTORY: 1, "AmazonSSM.ListTagsForResource": 1}), seen
