@@ -82,8 +82,19 @@ impl Apply<'_> {
             }
         }
         let mut raced = false;
+        // After a race, whatever stops the connection is reported as following it.
+        let wrap = |raced: bool| {
+            move |e| match raced {
+                true => TargetFailure::Raced(Box::new(e)),
+                false => e,
+            }
+        };
         loop {
-            match self.attempt(name, &planned, &state).await? {
+            match self
+                .attempt(name, &planned, &state)
+                .await
+                .map_err(wrap(raced))?
+            {
                 Attempt::Done(action) => return Ok(action),
                 Attempt::Again(now) => state = now,
                 Attempt::Raced if raced => return Err(TargetFailure::RacedTwice),
@@ -95,14 +106,11 @@ impl Apply<'_> {
                          planned again on it"
                     );
                     raced = true;
-                    let now = self.reread(name).await?;
-                    state = self.state(name, now).await?;
+                    let now = self.reread(name).await.map_err(wrap(raced))?;
+                    state = self.state(name, now).await.map_err(wrap(raced))?;
                 }
             }
-            planned = self.plan(name, &state, login).map_err(|e| match raced {
-                true => TargetFailure::Raced(Box::new(e)),
-                false => e,
-            })?;
+            planned = self.plan(name, &state, login).map_err(wrap(raced))?;
         }
     }
 

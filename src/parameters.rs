@@ -352,3 +352,16 @@ impl Store for Parameters {
         VALUE_LIMIT
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overwrite_replaced_the_version_before_its_own() {
+        assert_eq!(replaced_by(5), Replaced::Version("4".into()));
+        assert_eq!(replaced_by(1), Replaced::Nothing);
+        assert_eq!(next_version("4"), "5");
+        assert_eq!(next_version("x"), "", "never equal to a real version");
+    }
+}

@@ -330,3 +330,33 @@ impl Store for Secrets {
         VALUE_LIMIT
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages(entries: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(v, labels)| {
+                (
+                    v.to_string(),
+                    labels.iter().map(|l| l.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_version_a_write_replaced_is_the_one_labelled_awsprevious_after_it() {
+        let after = stages(&[("ours", &[CURRENT]), ("read", &[PREVIOUS]), ("old", &[])]);
+        assert_eq!(
+            replaced_by(&after, "ours"),
+            Replaced::Version("read".into())
+        );
+        let first = stages(&[("ours", &[CURRENT])]);
+        assert_eq!(replaced_by(&first, "ours"), Replaced::Nothing);
+        let followed = stages(&[("later", &[CURRENT]), ("ours", &[PREVIOUS])]);
+        assert_eq!(replaced_by(&followed, "ours"), Replaced::Superseded);
+    }
+}
