@@ -179,7 +179,10 @@ def first_try_waves(log: list[dict], *targets: str) -> list[list[float]]:
     writes = sorted(e["at"] for e in log if e["target"] in targets and e["attempt"] == 1)
     waves = [[writes[0]]]
     for previous, at in zip(writes, writes[1:]):
-        if at - previous > 0.3:  # a pause: the next second's writes
+        # A pause: the next second's writes. Within a second, an update's write follows its
+        # re-read, so a wave spreads over a round trip or two of a loaded moto; waves are a
+        # second apart.
+        if at - previous > 0.5:
             waves.append([])
         waves[-1].append(at)
     return waves
