@@ -22,7 +22,8 @@ use tokio::time::Instant;
 /// Writes in flight at once: each new connection is a full TLS handshake, which at 128 MB
 /// costs about 14 billed milliseconds per CPU millisecond. Measured at 128 MB through TLS
 /// with +50 ms per request, 25 gave the lowest billed time (README, "Performance"); the
-/// pacing below still holds the store's quota.
+/// pacing below (`pace::wave`, each write no earlier than its second) still holds the
+/// store's quota. A slot is held for an update's re-read, write and check.
 const WRITES_IN_FLIGHT: usize = 25;
 
 /// Where a run writes and in what format new secrets start.
