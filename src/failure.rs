@@ -47,6 +47,30 @@ pub enum TargetFailure {
     TooLarge { bytes: usize, limit: usize },
     #[error("writing the secret: {0}")]
     Write(AwsError),
+    /// Another writer's version landed between this run's read and its write and was
+    /// replaced by it; theirs was made current again, and re-planning on it failed.
+    #[error(
+        "another writer changed the secret between this run's read and its write; their \
+         version was put back as current, and then: {0}"
+    )]
+    Raced(Box<TargetFailure>),
+    #[error(
+        "other writers changed the secret twice while this run was writing it; their \
+         version was put back as current each time and the connection was left to the next run"
+    )]
+    RacedTwice,
+    #[error(
+        "another writer changed the secret between this run's read and its write, and \
+         putting their version ({theirs}) back as current failed: {source}; this run's value \
+         is current, theirs is the previous version"
+    )]
+    NotRestored { theirs: String, source: AwsError },
+    #[error(
+        "the secret was written ({}), but asking which version the write replaced failed: \
+         {source}; if another writer changed it at that moment, their value is the previous \
+         version", .action.as_str()
+    )]
+    Unchecked { action: Action, source: AwsError },
     #[error("{source} ({})", written_note(*.action))]
     PullCheck {
         action: Action,

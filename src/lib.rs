@@ -19,6 +19,7 @@ pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod naming;
+pub mod pace;
 pub mod parameters;
 pub mod partition;
 pub mod plan;

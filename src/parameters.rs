@@ -1,18 +1,29 @@
 //! AWS Systems Manager Parameter Store as a `Store`: read many parameters ten a call,
-//! create or overwrite one, always as a `SecureString`.
+//! paced, create or overwrite one, always as a `SecureString`, and put another writer's
+//! value back.
 
 use crate::aws_error::{AwsError, ErrorKind};
-use crate::store::{Current, MANAGED_BY_TAG, Store, Write, read_in_batches};
+use crate::store::{
+    Current, Landed, MANAGED_BY_TAG, ReadQuota, Replaced, Store, Write, read_in_batches,
+};
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{
-    ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
+    ParameterHistory, ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging,
+    Tag,
 };
 use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 
-/// `GetParameters` takes at most 10 names a call (API Reference, `GetParameters`).
-const BATCH: usize = 10;
+/// `GetParameters` takes at most 10 names a call (API Reference, `GetParameters`). Its
+/// default throughput, 40 calls a second per account and region, is shared with
+/// `GetParameter` and so with Airflow's own lookups ("AWS Systems Manager endpoints and
+/// quotas", <https://docs.aws.amazon.com/general/latest/gr/ssm.html>): a run takes a quarter,
+/// plus one re-read per write (3 a second) once it writes.
+const READS: ReadQuota = ReadQuota {
+    batch: 10,
+    calls_per_second: 10,
+};
 /// Parameter Store's default throughput is shared by `PutParameter` and the reads of every
 /// application in the account and region ("AWS Systems Manager endpoints and quotas",
 /// <https://docs.aws.amazon.com/general/latest/gr/ssm.html>, and "Changing Parameter Store
@@ -26,6 +37,8 @@ const STANDARD_LIMIT: usize = 4_096;
 const ADVANCED_LIMIT: usize = 8_192;
 /// `DescribeParameters` pages followed for one name before giving up.
 const MAX_DESCRIBE_PAGES: usize = 10;
+/// `GetParameterHistory` pages (50 versions each) followed: a parameter keeps 100 versions.
+const MAX_HISTORY_PAGES: usize = 4;
 const NO_KEY: &str = "the parameter's KMS key was not found, so it was not overwritten \
                       (without its key, PutParameter would re-encrypt it with alias/aws/ssm)";
 const DESCRIPTION: &str =
@@ -158,7 +171,7 @@ impl Parameters {
         kms_key_id: Option<&str>,
         create: bool,
         tier: Option<ParameterTier>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<i64, AwsError> {
         let advanced = tier == Some(ParameterTier::Advanced);
         let (limit, tier_name) = if advanced {
             (ADVANCED_LIMIT, "an advanced")
@@ -197,8 +210,9 @@ impl Parameters {
                 .map_err(|e| AwsError::request("ssm:PutParameter", &e))?;
             request = request.description(DESCRIPTION).tags(tag);
         }
-        let Err(e) = request.send().await else {
-            return Ok(());
+        let e = match request.send().await {
+            Ok(out) => return Ok(out.version()),
+            Err(e) => e,
         };
         let service = e.as_service_error();
         let kind = if service.is_some_and(|s| s.is_parameter_already_exists()) {
@@ -211,6 +225,91 @@ impl Parameters {
             None
         };
         Err(AwsError::from_sdk("ssm:PutParameter", &e).typed(kind))
+    }
+
+    /// Every version still kept, each with its value, type and key.
+    async fn history(&self, name: &str) -> Result<Vec<ParameterHistory>, AwsError> {
+        let mut versions = Vec::new();
+        let mut next_token = None;
+        for _ in 0..MAX_HISTORY_PAGES {
+            let page = self
+                .client
+                .get_parameter_history()
+                .name(name)
+                .with_decryption(true)
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ssm:GetParameterHistory", &e))?;
+            versions.extend(page.parameters().iter().cloned());
+            next_token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(versions)
+    }
+
+    /// Airflow reads a parameter's latest version, so their value goes back as a new one,
+    /// with their type, key and tier, and only while ours is still the latest.
+    async fn put_back(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+        const ACTION: &str = "ssm:GetParameterHistory";
+        let versions = self.history(name).await?;
+        let latest = versions.iter().map(ParameterHistory::version).max();
+        if latest.map(|v| v.to_string()).as_deref() != Some(ours) {
+            return Ok(()); // a later write is current
+        }
+        let Some(their) = versions.iter().find(|p| p.version().to_string() == theirs) else {
+            let gone = "their version is no longer in the parameter's history";
+            return Err(AwsError::new(ACTION, ErrorKind::Other, None, Some(gone)));
+        };
+        let kind = their
+            .r#type()
+            .cloned()
+            .unwrap_or(ParameterType::SecureString);
+        let key = (kind == ParameterType::SecureString)
+            .then(|| their.key_id().map(str::to_owned))
+            .flatten();
+        let put = self
+            .client
+            .put_parameter()
+            .name(name)
+            .value(their.value().unwrap_or_default())
+            .r#type(kind)
+            .set_key_id(key)
+            .set_tier(their.tier().cloned())
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ssm:PutParameter", &e))?;
+        if put.version().to_string() != next_version(ours) {
+            let again = "another write landed while their value was being put back";
+            return Err(AwsError::new(
+                "ssm:PutParameter",
+                ErrorKind::Other,
+                None,
+                Some(again),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The version after `version`, as Parameter Store numbers them (1, 2, ...).
+fn next_version(version: &str) -> String {
+    version
+        .parse::<i64>()
+        .map_or_else(|_| String::new(), |v| (v + 1).to_string())
+}
+
+/// What the overwrite that made `version` replaced: the version before it.
+fn replaced_by(version: i64) -> Replaced {
+    match version {
+        ..=1 => Replaced::Nothing,
+        v => Replaced::Version((v - 1).to_string()),
     }
 }
 
@@ -226,9 +325,20 @@ fn read_error(
 
 impl Store for Parameters {
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(read_in_batches(names, BATCH, |chunk| {
+        Box::pin(read_in_batches(names, READS, |chunk| {
             self.read_batch(chunk)
         }))
+    }
+
+    /// `GetParameters` with one name: the same throughput as `GetParameter`, and no further
+    /// grant.
+    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
+        Box::pin(async move {
+            let mut read = self
+                .read_batch(std::slice::from_ref(&name.to_owned()))
+                .await;
+            read.pop().unwrap_or(Ok(Current::Missing))
+        })
     }
 
     fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
@@ -240,14 +350,29 @@ impl Store for Parameters {
         write: &'a Write<'a>,
         kms_key_id: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.put(write, kms_key_id, true, None))
+        Box::pin(async move { self.put(write, kms_key_id, true, None).await.map(|_| ()) })
     }
 
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
+    /// `PutParameter` answers with the new version; versions count up by one per write, so
+    /// the one before it is the one replaced (API Reference, `PutParameter`, `Version`).
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
         Box::pin(async move {
             let (key, tier) = self.key_of(write.name).await?;
-            self.put(write, Some(&key), false, tier).await
+            let version = self.put(write, Some(&key), false, tier).await?;
+            Ok(Landed {
+                version: version.to_string(),
+                replaced: replaced_by(version),
+            })
         })
+    }
+
+    fn restore<'a>(
+        &'a self,
+        name: &'a str,
+        theirs: &'a str,
+        ours: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.put_back(name, theirs, ours))
     }
 
     fn writes_per_second(&self) -> usize {
@@ -257,5 +382,18 @@ impl Store for Parameters {
     /// The largest any parameter holds; `put` holds each to its own tier's limit.
     fn value_limit(&self) -> usize {
         ADVANCED_LIMIT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overwrite_replaced_the_version_before_its_own() {
+        assert_eq!(replaced_by(5), Replaced::Version("4".into()));
+        assert_eq!(replaced_by(1), Replaced::Nothing);
+        assert_eq!(next_version("4"), "5");
+        assert_eq!(next_version("x"), "", "never equal to a real version");
     }
 }

@@ -10,6 +10,7 @@ use crate::connection::DockerLogin;
 use crate::destination;
 use crate::expiry;
 use crate::failure::TargetFailure;
+use crate::pace;
 use crate::plan::Rules;
 use crate::progress::{Outcomes, Progress};
 use crate::report::{self, Failed, RefreshFailed, Refreshed, Report};
@@ -19,22 +20,15 @@ use crate::token;
 use crate::tokens::{Token, Tokens};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::time::Instant;
 
 /// Writes in flight at once: each new connection is a full TLS handshake, which at 128 MB
 /// costs about 14 billed milliseconds per CPU millisecond. Measured at 128 MB through TLS
 /// with +50 ms per request, 25 gave the lowest billed time (README, "Performance"); the
-/// pacing below still holds the store's quota.
+/// pacing below (`pace::wave`, each write no earlier than its second) still holds the
+/// store's quota. A slot is held for an update's re-read, write and check.
 const WRITES_IN_FLIGHT: usize = 25;
-
-/// When the `i`th write (in configured order) may start, counted from the first: a
-/// second's worth of the store's write quota at once, so up to that many connections cost
-/// one round trip, then each further batch a second later, so a run never throttles
-/// itself.
-fn write_wave(i: usize, per_second: usize) -> Duration {
-    Duration::from_secs((i / per_second.max(1)) as u64)
-}
 
 /// Where a run writes and in what format new secrets start.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +76,7 @@ pub async fn refresh(
                 Err(conflict) => Err(conflict.clone()),
             },
             existing,
-            not_before: writes_start + write_wave(i, per_second),
+            not_before: writes_start + pace::wave(i, per_second),
         };
         async move {
             let outcome = refresh_one(aws, run, job).await.map_err(|e| Failed {
@@ -241,23 +235,4 @@ async fn refresh_one(aws: &Aws, run: Run<'_>, job: Job<'_>) -> Result<Refreshed,
         });
     }
     Ok(refreshed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_go_out_a_seconds_quota_at_once_then_one_quota_a_second() {
-        assert_eq!(write_wave(0, 50), Duration::ZERO);
-        assert_eq!(write_wave(49, 50), Duration::ZERO);
-        assert_eq!(write_wave(50, 50), Duration::from_secs(1));
-        assert_eq!(write_wave(100, 50), Duration::from_secs(2));
-        assert_eq!(write_wave(7, 3), Duration::from_secs(2));
-        // No one-second window holds more than the quota.
-        let starts: Vec<_> = (0..500).map(|i| write_wave(i, 50)).collect();
-        for window in starts.windows(51) {
-            assert!(window[50] - window[0] >= Duration::from_secs(1));
-        }
-    }
 }

@@ -1,15 +1,29 @@
-//! AWS Secrets Manager as a `Store`: read many secrets in batches, create or update one.
+//! AWS Secrets Manager as a `Store`: read many secrets in paced batches, create or update
+//! one, tell which version an update replaced, and put another writer's version back.
 
 use crate::aws_error::{AwsError, ErrorKind};
-use crate::store::{Current, MANAGED_BY_TAG, Store, Write, read_in_batches};
+use crate::store::{
+    Current, Landed, MANAGED_BY_TAG, ReadQuota, Replaced, Store, Write, read_in_batches,
+};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 
-/// `BatchGetSecretValue` takes at most 20 secret ids a call.
-const BATCH: usize = 20;
+/// `BatchGetSecretValue` takes at most 20 secret ids a call (API Reference,
+/// `BatchGetSecretValue`), 100 calls a second per account and region (AWS Secrets Manager
+/// User Guide, "Quotas"); a run takes half, so another reader of the account's secrets in
+/// the same second is not throttled by a refresh of a large fleet.
+const READS: ReadQuota = ReadQuota {
+    batch: 20,
+    calls_per_second: 50,
+};
+/// The labels Secrets Manager moves on every `PutSecretValue` without `VersionStages`: the
+/// new version becomes `AWSCURRENT`, the one it replaced `AWSPREVIOUS` (API Reference,
+/// `PutSecretValue`).
+const CURRENT: &str = "AWSCURRENT";
+const PREVIOUS: &str = "AWSPREVIOUS";
 /// 50 `PutSecretValue` (and `CreateSecret`) a second per account and region, not
 /// adjustable (AWS Secrets Manager User Guide, "Quotas").
 const WRITES_PER_SECOND: usize = 50;
@@ -93,7 +107,11 @@ impl Secrets {
 
     async fn read_one(&self, name: &str) -> Result<Current, AwsError> {
         let action = "secretsmanager:GetSecretValue";
-        match self.client.get_secret_value().secret_id(name).send().await {
+        // AWSCURRENT is what a read without a stage returns, and what Airflow reads (API
+        // Reference, GetSecretValue); named, so a version it was just moved back to is read
+        // even where the default lags behind the label (moto 5.2.5).
+        let read = self.client.get_secret_value().secret_id(name);
+        match read.version_stage(CURRENT).send().await {
             Ok(out) => Ok(match out.secret_string() {
                 Some(text) => Current::Text {
                     value: SecretString::from(text.to_owned()),
@@ -137,7 +155,10 @@ impl Secrets {
         described.is_ok_and(|d| d.deleted_date().is_some())
     }
 
-    async fn put(&self, write: &Write<'_>) -> Result<(), AwsError> {
+    /// The new version, and the one it replaced: `PutSecretValue` answers only with the
+    /// new one, so `DescribeSecret` tells which now carries `AWSPREVIOUS` (its
+    /// `VersionIdsToStages`).
+    async fn put(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
         let result = self
             .client
             .put_secret_value()
@@ -146,7 +167,18 @@ impl Secrets {
             .client_request_token(write.request_token)
             .send()
             .await;
-        let Err(e) = result else { return Ok(()) };
+        let e = match result {
+            Ok(out) => {
+                // The version id is the request token (API Reference, `ClientRequestToken`).
+                let version = out.version_id().unwrap_or(write.request_token).to_owned();
+                let replaced = match self.stages(write.name).await {
+                    Ok(stages) => replaced_by(&stages, &version),
+                    Err(e) => Replaced::Unchecked(e),
+                };
+                return Ok(Landed { version, replaced });
+            }
+            Err(e) => e,
+        };
         let service = e.as_service_error();
         let kind =
             if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
@@ -159,6 +191,43 @@ impl Secrets {
                 None
             };
         Err(AwsError::from_sdk("secretsmanager:PutSecretValue", &e).typed(kind))
+    }
+
+    /// Each version's staging labels.
+    async fn stages(&self, name: &str) -> Result<HashMap<String, Vec<String>>, AwsError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))?;
+        Ok(described
+            .version_ids_to_stages()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Moves `AWSCURRENT` back to their version; Secrets Manager moves `AWSPREVIOUS` to ours
+    /// (API Reference, `UpdateSecretVersionStage`). Naming ours as the version to take the
+    /// label from makes the move conditional: it fails if ours no longer carries it.
+    async fn put_back(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(name)
+            .version_stage(CURRENT)
+            .move_to_version_id(theirs)
+            .remove_from_version_id(ours)
+            .send()
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let error = AwsError::from_sdk("secretsmanager:UpdateSecretVersionStage", &e);
+        // Refused because a later write took the label from ours: that write is current.
+        match self.stages(name).await {
+            Ok(stages) if !has_label(&stages, ours, CURRENT) => Ok(()),
+            _ => Err(error),
+        }
     }
 
     async fn create_secret(
@@ -195,11 +264,37 @@ impl Secrets {
     }
 }
 
+fn has_label(stages: &HashMap<String, Vec<String>>, version: &str, label: &str) -> bool {
+    stages
+        .get(version)
+        .is_some_and(|labels| labels.iter().any(|l| l == label))
+}
+
+/// What the write that made version `ours` replaced, from every version's labels just after.
+fn replaced_by(stages: &HashMap<String, Vec<String>>, ours: &str) -> Replaced {
+    if !has_label(stages, ours, CURRENT) {
+        return Replaced::Superseded;
+    }
+    let previous = stages
+        .iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == PREVIOUS));
+    match previous {
+        Some((version, _)) => Replaced::Version(version.clone()),
+        None => Replaced::Nothing,
+    }
+}
+
 impl Store for Secrets {
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(read_in_batches(names, BATCH, |chunk| {
+        Box::pin(read_in_batches(names, READS, |chunk| {
             self.read_batch(chunk)
         }))
+    }
+
+    /// `GetSecretValue`: its quota (10,000 a second, shared with `DescribeSecret`) is far
+    /// above the write pace, where a one-name batch read would spend `BatchGetSecretValue`'s.
+    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
+        Box::pin(self.read_one(name))
     }
 
     fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
@@ -214,8 +309,17 @@ impl Store for Secrets {
         Box::pin(self.create_secret(write, kms_key_id))
     }
 
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
         Box::pin(self.put(write))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        name: &'a str,
+        theirs: &'a str,
+        ours: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(self.put_back(name, theirs, ours))
     }
 
     fn writes_per_second(&self) -> usize {
@@ -224,5 +328,35 @@ impl Store for Secrets {
 
     fn value_limit(&self) -> usize {
         VALUE_LIMIT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages(entries: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(v, labels)| {
+                (
+                    v.to_string(),
+                    labels.iter().map(|l| l.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_version_a_write_replaced_is_the_one_labelled_awsprevious_after_it() {
+        let after = stages(&[("ours", &[CURRENT]), ("read", &[PREVIOUS]), ("old", &[])]);
+        assert_eq!(
+            replaced_by(&after, "ours"),
+            Replaced::Version("read".into())
+        );
+        let first = stages(&[("ours", &[CURRENT])]);
+        assert_eq!(replaced_by(&first, "ours"), Replaced::Nothing);
+        let followed = stages(&[("later", &[CURRENT]), ("ours", &[PREVIOUS])]);
+        assert_eq!(replaced_by(&followed, "ours"), Replaced::Superseded);
     }
 }

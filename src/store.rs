@@ -1,11 +1,13 @@
 //! The one seam between a run and where Airflow's connections live: read many, tell a
-//! handed-over value from someone else's, create, update. AWS Secrets Manager implements
-//! it (`secrets.rs`), an in-memory store serves the flow tests (`memory.rs`); another
-//! backend is one more file. Nothing here knows an SDK type.
+//! handed-over value from someone else's, create, update, and put another writer's value
+//! back. AWS Secrets Manager (`secrets.rs`) and Parameter Store (`parameters.rs`)
+//! implement it, an in-memory store serves the flow tests (`memory.rs`); another backend is
+//! one more file. Nothing here knows an SDK type.
 
 use crate::aws_error::AwsError;
+use crate::pace;
 use futures::future::BoxFuture;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// A value's current state, as far as a refresh cares.
 #[derive(Debug, Clone)]
@@ -28,6 +30,30 @@ pub enum Current {
     },
 }
 
+impl Current {
+    /// The version a write on top of this value replaces, if it has one.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            Self::Text { version_id, .. } => Some(version_id),
+            _ => None,
+        }
+    }
+
+    /// Whether two reads found the same thing: the same version, or the same valueless state.
+    pub fn same_as(&self, other: &Current) -> bool {
+        match (self, other) {
+            (Self::Text { version_id: a, .. }, Self::Text { version_id: b, .. }) => a == b,
+            (Self::Unencrypted { kind: a, value: x }, Self::Unencrypted { kind: b, value: y }) => {
+                let text =
+                    |v: &Option<SecretString>| v.as_ref().map(|v| v.expose_secret().to_owned());
+                a == b && text(x) == text(y)
+            }
+            (Self::Missing, Self::Missing) | (Self::Binary, Self::Binary) => true,
+            _ => false,
+        }
+    }
+}
+
 /// What to write and how to make the write idempotent.
 #[derive(Debug)]
 pub struct Write<'a> {
@@ -37,9 +63,35 @@ pub struct Write<'a> {
     pub request_token: &'a str,
 }
 
+/// What an update replaced. Neither store has a conditional write, so the writer compares
+/// this with the version it read to catch another writer who got in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// The name had no value.
+    Nothing,
+    /// This version.
+    Version(String),
+    /// Another write already followed this one and is current, so what this one replaced
+    /// can no longer be told (Secrets Manager keeps only the labels of the last two).
+    Superseded,
+    /// The write landed, but asking what it replaced failed.
+    Unchecked(AwsError),
+}
+
+/// An update that landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    /// The version the write made.
+    pub version: String,
+    pub replaced: Replaced,
+}
+
 pub trait Store: std::fmt::Debug + Send + Sync {
-    /// One result per name, in the order asked.
+    /// One result per name, in the order asked, in calls paced under the store's read quota.
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>>;
+
+    /// One name again, just before its write: the cheapest single read the store has.
+    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>>;
 
     /// Whether the value carries this function's `managed-by` tag.
     fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>>;
@@ -52,8 +104,17 @@ pub trait Store: std::fmt::Debug + Send + Sync {
         kms_key_id: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
 
-    /// A new version of an existing value.
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>>;
+    /// A new version of an existing value, and the version it replaced.
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>>;
+
+    /// Makes version `theirs` the current value again in place of `ours`, which replaced
+    /// it. Nothing to do, and `Ok`, when `ours` is no longer current: a later write is.
+    fn restore<'a>(
+        &'a self,
+        name: &'a str,
+        theirs: &'a str,
+        ours: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
 
     /// Writes a second the service takes per account and region: a run paces under it.
     fn writes_per_second(&self) -> usize;
@@ -62,20 +123,67 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn value_limit(&self) -> usize;
 }
 
-/// Reads `names` in calls of at most `batch` names, the calls concurrently: one result per
-/// name, in the order asked.
+/// How a store's batch reads go out: names a call, calls a second.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadQuota {
+    pub batch: usize,
+    pub calls_per_second: usize,
+}
+
+/// Reads `names` in calls of at most `quota.batch` names, a second's worth of calls at once
+/// and each further second's worth a second later: one result per name, in the order asked.
 pub async fn read_in_batches<'a, F, Fut>(
     names: &'a [String],
-    batch: usize,
+    quota: ReadQuota,
     read: F,
 ) -> Vec<Result<Current, AwsError>>
 where
     F: Fn(&'a [String]) -> Fut,
     Fut: std::future::Future<Output = Vec<Result<Current, AwsError>>>,
 {
-    let batches = futures::future::join_all(names.chunks(batch).map(read)).await;
+    let start = tokio::time::Instant::now();
+    let read = &read;
+    let calls = names
+        .chunks(quota.batch.max(1))
+        .enumerate()
+        .map(|(i, chunk)| async move {
+            tokio::time::sleep_until(start + pace::wave(i, quota.calls_per_second)).await;
+            read(chunk).await
+        });
+    let batches = futures::future::join_all(calls).await;
     batches.into_iter().flatten().collect()
 }
 
 /// The tag that marks values this function created, or that a user handed over to it.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "airflow-ecr-refresher");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn batch_reads_go_out_a_seconds_quota_at_once_then_one_quota_a_second() {
+        let names: Vec<String> = (0..95).map(|i| format!("n{i}")).collect();
+        let start = tokio::time::Instant::now();
+        let calls = Mutex::new(Vec::new());
+        let quota = ReadQuota {
+            batch: 10,
+            calls_per_second: 4,
+        };
+        let read = read_in_batches(&names, quota, |chunk| {
+            let calls = &calls;
+            async move {
+                calls.lock().unwrap().push(start.elapsed());
+                chunk.iter().map(|_| Ok(Current::Missing)).collect()
+            }
+        })
+        .await;
+        assert_eq!(read.len(), 95, "one result per name");
+        let mut seconds: Vec<u64> = calls.lock().unwrap().iter().map(|d| d.as_secs()).collect();
+        seconds.sort_unstable();
+        assert_eq!(seconds, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+        assert!(start.elapsed() < Duration::from_millis(2_500));
+    }
+}

@@ -150,11 +150,14 @@ async fn app(store: &Store, sts: &Sts, schedule: Option<&str>, own: Option<Crede
         .build();
     let (read, get) = (store.read_rule(None), store.get_rule(None));
     let (put, create) = (store.put_rule(None), store.create_rule(None));
+    let (describe, stage) = (store.describe_rule(), store.stage_rule());
     let sm = aws_sdk_secretsmanager::Config::builder()
         .with_test_defaults_v2()
         .retry_config(app::retries())
         .http_client(create_mock_http_client())
-        .interceptor(interceptor(&[&read, &get, &put, &create]))
+        .interceptor(interceptor(&[
+            &read, &get, &put, &create, &describe, &stage,
+        ]))
         .build();
     // The loader supplies the clock and sleep the assume-role provider needs.
     let sts_config = aws_config::defaults(BehaviorVersion::latest())

@@ -20,8 +20,12 @@ async fn run_with_fault(
     store: &Store,
 ) -> (Result<Report, RunError>, String, usize) {
     let token = token_rule((op == "GetAuthorizationToken").then_some(fault));
-    let [read, get, put, create] = store.rules(op, fault);
-    let app = app(&[&token], &[&read, &get, &put, &create], "existing,new");
+    let [read, get, put, create, describe, stage] = store.rules(op, fault);
+    let app = app(
+        &[&token],
+        &[&read, &get, &put, &create, &describe, &stage],
+        "existing,new",
+    );
     let (result, output) = invoke(&app, json!({})).await;
     let attempts = match op {
         "GetAuthorizationToken" => token.num_calls(),
@@ -199,7 +203,7 @@ async fn an_sdk_retried_write_carries_the_same_request_token() {
     let store = store();
     let sent = Sent::default();
     let token = token_rule(None);
-    let [read, get, put, create] = store.rules(
+    let [read, get, put, create, describe, stage] = store.rules(
         "PutSecretValue",
         &Fault {
             status: 503,
@@ -207,7 +211,12 @@ async fn an_sdk_retried_write_carries_the_same_request_token() {
             times: 1,
         },
     );
-    let app = app_sent(&[&token], &[&read, &get, &put, &create], "existing", &sent);
+    let app = app_sent(
+        &[&token],
+        &[&read, &get, &put, &create, &describe, &stage],
+        "existing",
+        &sent,
+    );
     let (result, output) = invoke(&app, json!({})).await;
     result.unwrap();
     let tokens: Vec<String> = sent

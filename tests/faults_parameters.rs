@@ -213,3 +213,79 @@ async fn a_batch_that_fails_as_a_whole_is_read_name_by_name() {
     );
     assert!(matches!(read[2], Ok(Current::Missing)));
 }
+
+#[tokio::test]
+async fn an_overwrite_tells_the_version_it_replaced_and_theirs_goes_back_as_it_was() {
+    use airflow_ecr_refresher::store::Replaced;
+    use aws_sdk_ssm::operation::get_parameter_history::GetParameterHistoryOutput;
+    use aws_sdk_ssm::types::{ParameterHistory, ParameterTier};
+    // PutParameter answers with the new version, one more than the last (API Reference,
+    // PutParameter, Version): 5 after a read of 3 means someone wrote version 4 between.
+    let key = mock!(aws_sdk_ssm::Client::describe_parameters).then_output(|| {
+        DescribeParametersOutput::builder()
+            .parameters(
+                ParameterMetadata::builder()
+                    .name(NAME)
+                    .key_id("alias/k")
+                    .build(),
+            )
+            .build()
+    });
+    let ours = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| r.value() == Some("docker://AWS:pw@h"))
+        .then_output(|| PutParameterOutput::builder().version(5).build());
+    // GetParameterHistory gives every version's value, type, key and tier (API Reference,
+    // ParameterHistory); theirs, version 4, was a String.
+    let history = |latest: i64| {
+        move || {
+            let version = |v: i64, value: &str, kind: ParameterType| {
+                ParameterHistory::builder()
+                    .name(NAME)
+                    .version(v)
+                    .value(value)
+                    .r#type(kind)
+                    .tier(ParameterTier::Standard)
+                    .build()
+            };
+            GetParameterHistoryOutput::builder()
+                .parameters(version(
+                    3,
+                    "docker://AWS:old@h",
+                    ParameterType::SecureString,
+                ))
+                .parameters(version(4, "postgresql://db/x", ParameterType::String))
+                .parameters(version(
+                    latest,
+                    "docker://AWS:pw@h",
+                    ParameterType::SecureString,
+                ))
+                .build()
+        }
+    };
+    let theirs_back = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| {
+            r.value() == Some("postgresql://db/x")
+                && r.r#type() == Some(&ParameterType::String)
+                && r.key_id().is_none()
+                && r.overwrite() == Some(true)
+        })
+        .then_output(|| PutParameterOutput::builder().version(6).build());
+    let kept = mock!(aws_sdk_ssm::Client::get_parameter_history).then_output(history(5));
+    let parameters = store(&[&key, &ours, &kept, &theirs_back]);
+    let value = SecretString::from("docker://AWS:pw@h".to_owned());
+    let landed = parameters.update(&write(&value)).await.unwrap();
+    assert_eq!(landed.version, "5");
+    assert_eq!(landed.replaced, Replaced::Version("4".into()));
+    parameters.restore(NAME, "4", "5").await.unwrap();
+    assert_eq!(theirs_back.num_calls(), 1);
+
+    // A later write (version 6) is current: nothing to put back.
+    let later = mock!(aws_sdk_ssm::Client::get_parameter_history).then_output(history(6));
+    let none = mock!(aws_sdk_ssm::Client::put_parameter)
+        .then_output(|| PutParameterOutput::builder().version(7).build());
+    store(&[&later, &none])
+        .restore(NAME, "4", "5")
+        .await
+        .unwrap();
+    assert_eq!(none.num_calls(), 0);
+}

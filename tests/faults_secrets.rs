@@ -29,11 +29,13 @@ async fn a_secret_pending_deletion_fails_alone_and_the_others_are_refreshed() {
         )
         .repeatedly()
         .build();
-    let (token, read, put, create) = (
+    let (token, read, get, put, create, stages) = (
         token_rule(None),
         store.read_rule(None),
+        store.get_rule(None),
         store.put_rule(None),
         store.create_rule(None),
+        store.describe_rule(),
     );
     // DescribeSecret tells a secret scheduled for deletion by its DeletedDate (AWS Secrets
     // Manager API Reference, DescribeSecret), which is how the function knows the fix.
@@ -50,7 +52,7 @@ async fn a_secret_pending_deletion_fails_alone_and_the_others_are_refreshed() {
         .build();
     let app = app(
         &[&token],
-        &[&pending, &described, &read, &put, &create],
+        &[&pending, &described, &read, &get, &put, &create, &stages],
         "existing,deleted,new",
     );
     let (result, output) = invoke(&app, json!({})).await;
@@ -149,19 +151,64 @@ async fn a_secret_without_a_value_gets_one_in_the_shape_aws_answers() {
     // instead, which tests/safety_moto.rs covers.
     let empty = "airflow/connections/existing";
     let store = Store::with(&[(empty, Stored::Valueless)]);
-    let (token, read, get, put, create) = (
+    let (token, read, get, put, create, describe) = (
         token_rule(None),
         store.read_rule(None),
         store.get_rule(None),
         store.put_rule(None),
         store.create_rule(None),
+        store.describe_rule(),
     );
-    let app = app(&[&token], &[&read, &get, &put, &create], "existing");
+    let app = app(
+        &[&token],
+        &[&read, &get, &put, &create, &describe],
+        "existing",
+    );
     let (result, output) = invoke(&app, json!({})).await;
     let report = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.connections[0].action, Action::Updated);
     assert_eq!((create.num_calls(), put.num_calls()), (1, 1));
     let value: serde_json::Value = serde_json::from_str(&store.text(empty)).unwrap();
     assert_eq!(value["password"], PASSWORD);
+    assert_no_secret(&output);
+}
+
+#[tokio::test]
+async fn a_value_written_between_the_read_and_the_write_is_put_back_as_current() {
+    // Secrets Manager has no conditional write. PutSecretValue moves AWSPREVIOUS to the
+    // version it replaced (API Reference, PutSecretValue); DescribeSecret names it
+    // (VersionIdsToStages); UpdateSecretVersionStage moves AWSCURRENT back, only from the
+    // version named in RemoveFromVersionId (API Reference, UpdateSecretVersionStage).
+    let postgres = "postgresql://app:pw@db.example.com:5432/app";
+    let store = store();
+    store.write_before_put(EXISTING, postgres);
+    let (token, read, get, put, create, describe, stage) = (
+        token_rule(None),
+        store.read_rule(None),
+        store.get_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+        store.describe_rule(),
+        store.stage_rule(),
+    );
+    let app = app(
+        &[&token],
+        &[&read, &get, &put, &create, &describe, &stage],
+        "existing,new",
+    );
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(
+        message.starts_with("1 of 2 connections failed: existing (airflow/connections/existing)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("another writer changed the secret"),
+        "{message}"
+    );
+    assert!(message.contains("postgresql"), "{message}");
+    assert_eq!(store.text(EXISTING), postgres, "theirs is current again");
+    assert_eq!((put.num_calls(), stage.num_calls()), (1, 1));
+    assert!(store.text(NEW).contains(PASSWORD));
     assert_no_secret(&output);
 }

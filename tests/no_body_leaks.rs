@@ -144,12 +144,16 @@ fn an_unreadable_batch_of_secrets_is_never_printed() {
         "CreatedDate": 1_700_000_000
     })
     .to_string();
+    const DESCRIBED: &str = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/connections/docker_ecr-AbCdEf","Name":"airflow/connections/docker_ecr","VersionIdsToStages":{"EXAMPLE2-90ab-cdef-fedc-ba987EXAMPLE":["AWSCURRENT"],"EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE":["AWSPREVIOUS"]}}"#;
     let put = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/connections/docker_ecr-AbCdEf","Name":"airflow/connections/docker_ecr","VersionId":"EXAMPLE2-90ab-cdef-fedc-ba987EXAMPLE","VersionStages":["AWSCURRENT"]}"#;
     let fake = FakeAws::start(HashMap::from([
         ("GetAuthorizationToken", (200, GOOD_TOKEN.to_owned())),
         ("BatchGetSecretValue", (200, batch)),
         ("GetSecretValue", (200, one)),
         ("PutSecretValue", (200, put.to_owned())),
+        // After the write, which version it replaced (API Reference, DescribeSecret,
+        // VersionIdsToStages): the one read.
+        ("DescribeSecret", (200, DESCRIBED.to_owned())),
     ]));
     for outcome in assert_no_leak(
         &fake,

@@ -14,7 +14,7 @@ use airflow_ecr_refresher::handler::{self, App, RunError};
 use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens};
 use airflow_ecr_refresher::metrics;
 use airflow_ecr_refresher::report::StopReason;
-use airflow_ecr_refresher::store::{Current, Store, Write};
+use airflow_ecr_refresher::store::{Current, Landed, Store, Write};
 use common::binary;
 use common::fake_aws::{FakeAws, KEYS, start_lambda};
 use common::mock_app::invoke_captured;
@@ -50,8 +50,19 @@ impl Store for Hangs {
         }
         self.inner.create(write, kms)
     }
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<(), AwsError>> {
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
         self.inner.update(write)
+    }
+    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
+        self.inner.reread(name)
+    }
+    fn restore<'a>(
+        &'a self,
+        name: &'a str,
+        theirs: &'a str,
+        ours: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        self.inner.restore(name, theirs, ours)
     }
     fn writes_per_second(&self) -> usize {
         self.inner.writes_per_second()

@@ -2,8 +2,11 @@
 
 For C connections over R regions one run makes exactly: R GetAuthorizationToken (one
 per region), ceil(C/20) BatchGetSecretValue (existing secrets read 20 at a time, never
-one by one), and one write per connection (PutSecretValue for a secret that exists,
-CreateSecret for one that does not); a dry run makes the reads and no write. Counted at
+one by one, 50 calls a second), and one write per connection (PutSecretValue for a secret
+that exists, CreateSecret for one that does not); each PutSecretValue comes with a
+GetSecretValue just before it (the value again, in case someone changed it since the
+batch read) and a DescribeSecret just after (which version it replaced). A dry run makes
+the batch reads and nothing else. Counted at
 tests/support/aws_proxy.py, i.e. every request that reaches the local AWS (less
 retries of moto's own 5xx failures).
 
@@ -32,6 +35,9 @@ TOKEN = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
 BATCH_GET = "secretsmanager.BatchGetSecretValue"
 PUT = "secretsmanager.PutSecretValue"
 CREATE = "secretsmanager.CreateSecret"
+GET = "secretsmanager.GetSecretValue"
+DESCRIBE_SECRET = "secretsmanager.DescribeSecret"
+STAGE = "secretsmanager.UpdateSecretVersionStage"
 EXISTING = json.dumps({"conn_type": "docker", "host": "old.example", "login": "AWS",
                        "password": "old", "extra": {"reauth": True}})
 
@@ -101,9 +107,10 @@ def test_one_token_per_region_batched_reads_and_one_write_per_connection(
     actions = collections.Counter(c["action"] for c in report["connections"])
     assert actions == collections.Counter(
         {k: v for k, v in {"updated": len(existing), "created": count - len(existing)}.items() if v})
+    updates = len(existing)
     assert seen == collections.Counter(
-        {k: v for k, v in {TOKEN: regions, BATCH_GET: batches, PUT: len(existing),
-                           CREATE: count - len(existing)}.items() if v}), seen
+        {k: v for k, v in {TOKEN: regions, BATCH_GET: batches, PUT: updates, GET: updates,
+                           DESCRIBE_SECRET: updates, CREATE: count - updates}.items() if v}), seen
     assert seen[PUT] + seen[CREATE] == count
     # One token per region, and each connection's registry is in its own region.
     for conn, done in zip(conns, report["connections"]):
@@ -113,7 +120,8 @@ def test_one_token_per_region_batched_reads_and_one_write_per_connection(
     # Again: now every secret exists, so every write is an update.
     report, seen = run(binary, aws_proxy, prefix, conns)
     assert {c["action"] for c in report["connections"]} == {"updated"}
-    assert seen == collections.Counter({TOKEN: regions, BATCH_GET: batches, PUT: count}), seen
+    assert seen == collections.Counter({TOKEN: regions, BATCH_GET: batches, PUT: count, GET: count,
+                                        DESCRIBE_SECRET: count}), seen
 
 
 def test_a_dry_run_reads_the_same_and_writes_nothing(
@@ -136,7 +144,8 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     """Secrets Manager takes 50 writes a second per account and region (not adjustable).
 
     120 connections go out as 50, 50 and 20 writes, a second apart, so no second holds
-    more than 50 of them, and every one lands without a throttling retry.
+    more than 50 of them, and every one lands without a throttling retry. (Within a second
+    the writes spread: at most 25 are in flight, and an update's write follows its re-read.)
     """
     prefix, conns, existing = setup(secrets, 120, 2, 2)
     # One 500, as moto now and then gives on its own (see run()): its retry, about half a
@@ -149,14 +158,7 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     log = [e for e in aws_proxy.log() if e["target"] in (PUT, CREATE)]
     retries = [e for e in log if e["attempt"] != 1]
     assert len(retries) == sum(not moto_served(e) for e in log) >= 1, log
-    waves = first_try_waves(log, PUT, CREATE)
-    assert [len(w) for w in waves] == [50, 50, 20]
-    # Sent a second apart. The first wave reaches the proxy late by however long the proxy
-    # takes to accept 50 new connections (0.2 s seen on a loaded CI machine); the later
-    # waves reuse them. Without pacing, all 120 would arrive within a few milliseconds.
-    starts = [w[0] for w in waves]
-    assert starts[1] - starts[0] >= 0.6, starts
-    assert starts[2] - starts[1] >= 0.8, starts
+    assert_paced(log, (PUT, CREATE), 50)
 
 
 # --- Parameter Store ---------------------------------------------------------------------
@@ -166,15 +168,16 @@ DESCRIBE = "AmazonSSM.DescribeParameters"
 PUT_PARAMETER = "AmazonSSM.PutParameter"
 
 
-def first_try_waves(log: list[dict], *targets: str) -> list[list[float]]:
-    """The first tries of these writes, grouped by the pauses between seconds."""
-    writes = sorted(e["at"] for e in log if e["target"] in targets and e["attempt"] == 1)
-    waves = [[writes[0]]]
-    for previous, at in zip(writes, writes[1:]):
-        if at - previous > 0.3:  # a pause: the next second's writes
-            waves.append([])
-        waves[-1].append(at)
-    return waves
+def assert_paced(log: list[dict], targets: tuple[str, ...], per_second: int) -> None:
+    """No call (first try) went out before its second: the call k * per_second + 1 to
+    arrive came k seconds after the first, less how late the first reached the proxy (it
+    opens new connections: 0.2 s seen on a loaded CI machine). Unpaced, every call arrives
+    within a few hundredths of a second. Calls that go out later than their second (a busy
+    moto slows the calls before them) only spread further."""
+    at = sorted(e["at"] for e in log if e["target"] in targets and e["attempt"] == 1)
+    assert len(at) > per_second, at
+    for k in range(1, math.ceil(len(at) / per_second)):
+        assert at[k * per_second] - at[0] >= k - 0.4, (k, [round(t - at[0], 3) for t in at])
 
 
 def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
@@ -184,7 +187,7 @@ def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
     per account and region ("AWS Systems Manager endpoints and quotas",
     https://docs.aws.amazon.com/general/latest/gr/ssm.html), shared with every other
     writer, so 11 connections go out as 3, 3, 3 and 2 writes, a second apart. An overwrite
-    first reads the parameter's KMS key (DescribeParameters)."""
+    first reads the parameter again (GetParameters) and its KMS key (DescribeParameters)."""
     prefix = f"/counts-{uuid.uuid4().hex[:10]}"
     conns = [{"conn_id": f"ecr_{i:03d}", "region": REGIONS[i % 2]} for i in range(11)]
     existing = {f"{prefix}/{c['conn_id']}" for c in conns[:4]}
@@ -194,11 +197,83 @@ def test_parameter_store_reads_ten_a_call_and_writes_three_a_second(
     report, seen = run(binary, aws_proxy, prefix, conns, AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
     actions = collections.Counter(c["action"] for c in report["connections"])
     assert actions == {"updated": 4, "created": 7}
-    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2, DESCRIBE: 4, PUT_PARAMETER: 11}), seen
-    waves = first_try_waves(aws_proxy.log(), PUT_PARAMETER)
-    assert [len(w) for w in waves] == [3, 3, 3, 2]
-    starts = [w[0] for w in waves]
-    assert all(b - a >= 0.8 for a, b in zip(starts, starts[1:])), starts
+    # Each overwrite reads its parameter again first (one more GetParameters each).
+    assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2 + 4, DESCRIBE: 4, PUT_PARAMETER: 11}), seen
+    assert_paced(aws_proxy.log(), (PUT_PARAMETER,), 3)
 
     report, seen = run(binary, aws_proxy, prefix, conns, "--dry-run", AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
     assert seen == collections.Counter({TOKEN: 2, GET_PARAMETERS: 2}), seen
+
+
+# --- Reads are paced too ------------------------------------------------------------------
+HISTORY = "AmazonSSM.GetParameterHistory"
+
+
+def test_batch_reads_stay_within_the_read_quotas(binary: str, aws_proxy: ProxyControl) -> None:
+    """BatchGetSecretValue takes 100 calls a second per account and region (AWS Secrets
+    Manager User Guide, "Quotas"); the function sends 50 a second. GetParameters shares 40 a
+    second with Airflow's own lookups ("AWS Systems Manager endpoints and quotas"); the
+    function sends 10 a second. Dry runs, so only the reads go out."""
+    prefix = f"counts-{uuid.uuid4().hex[:10]}"
+    conns = [{"conn_id": f"ecr_{i:04d}"} for i in range(20 * 51)]
+    _, seen = run(binary, aws_proxy, prefix, conns, "--dry-run")
+    assert seen[BATCH_GET] == 51, seen
+    assert_paced(aws_proxy.log(), (BATCH_GET,), 50)
+
+    conns = [{"conn_id": f"ecr_{i:03d}"} for i in range(10 * 11)]
+    _, seen = run(binary, aws_proxy, f"/{prefix}", conns, "--dry-run", AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    assert seen[GET_PARAMETERS] == 11, seen
+    assert_paced(aws_proxy.log(), (GET_PARAMETERS,), 10)
+
+
+# --- Another writer between the read and the write ----------------------------------------
+POSTGRES = "postgresql://app:pw@db.example.com:5432/app"
+
+
+def run_failing(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], faults: list[dict],
+                **env_extra: str) -> tuple[str, collections.Counter]:
+    proxy.reset()
+    proxy.configure(faults=faults)
+    env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
+               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    done = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stdout[-3000:]
+    served = [e["target"] for e in proxy.log() if moto_served(e)]
+    return done.stdout + done.stderr, collections.Counter(served)
+
+
+def test_a_secret_written_between_the_read_and_the_write_is_put_back_and_reported(
+    binary: str, aws_proxy: ProxyControl, secrets: Any
+) -> None:
+    prefix, conns, existing = setup(secrets, 1, 1, 1)
+    name = next(iter(existing))
+    theirs = {"SecretId": name, "SecretString": POSTGRES, "ClientRequestToken": str(uuid.uuid4())}
+    output, seen = run_failing(binary, aws_proxy, prefix, conns,
+                               [{"target": PUT, "before": {"body": theirs}}])
+    assert "another writer changed the secret" in output, output[-3000:]
+    # AWSCURRENT, which Airflow's read returns. (moto 5.2.5 moves the label back but not its
+    # default version, so a read without a stage still shows the run's write there.)
+    current = secrets.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert current["SecretString"] == POSTGRES
+    # Read, re-read, write, check, put theirs back, read theirs and its tags (a Postgres
+    # connection, not handed over: no second write).
+    assert seen == collections.Counter({TOKEN: 1, BATCH_GET: 1, GET: 2, PUT: 1, DESCRIBE_SECRET: 2,
+                                        STAGE: 1}), seen
+
+
+def test_a_parameter_written_between_the_read_and_the_write_is_put_back_and_reported(
+    binary: str, aws_proxy: ProxyControl, ssm: Any
+) -> None:
+    prefix = f"/counts-{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}/ecr_000"
+    ssm.put_parameter(Name=name, Value=EXISTING, Type="SecureString")
+    theirs = {"Name": name, "Value": POSTGRES, "Type": "SecureString", "Overwrite": True}
+    output, seen = run_failing(binary, aws_proxy, prefix, [{"conn_id": "ecr_000"}],
+                               [{"target": PUT_PARAMETER, "before": {"body": theirs}}],
+                               AIRFLOW__SECRETS__BACKEND=SSM_BACKEND)
+    assert "another writer changed the secret" in output, output[-3000:]
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == POSTGRES
+    # Read, re-read, key, write, history, put theirs back, read theirs and its tags.
+    assert seen == collections.Counter({TOKEN: 1, GET_PARAMETERS: 3, DESCRIBE: 1, PUT_PARAMETER: 2,
+                                        HISTORY: 1, "AmazonSSM.ListTagsForResource": 1}), seen

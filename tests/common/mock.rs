@@ -18,6 +18,8 @@ use base64::Engine;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+mod stages;
+
 /// What AWS says of a secret with no AWSCURRENT version (GetSecretValue, BatchGetSecretValue).
 pub const NO_CURRENT_VALUE: &str =
     "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT";
@@ -38,11 +40,22 @@ pub enum Stored {
     Valueless,
 }
 
-/// Secrets by name, with every write and its request token recorded.
+/// Secrets by name, with every write and its request token recorded, and each secret's
+/// versions and their `AWSCURRENT` / `AWSPREVIOUS` labels.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub secrets: Arc<Mutex<BTreeMap<String, Stored>>>,
     pub writes: Arc<Mutex<Vec<(String, String)>>>,
+    versions: Arc<Mutex<BTreeMap<String, Versions>>>,
+    /// A value someone else writes under a name just before our next PutSecretValue to it.
+    interposed: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Versions {
+    current: Option<String>,
+    previous: Option<String>,
+    values: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -50,8 +63,37 @@ impl Store {
         let store = Self::default();
         for (name, value) in entries {
             store.lock().insert((*name).to_owned(), value.clone());
+            if let Stored::Text(text) = value {
+                store.land(name, "v-seed", text);
+            }
         }
         store
+    }
+
+    /// Someone else writes `value` under `name` just before our next PutSecretValue to it.
+    pub fn write_before_put(&self, name: &str, value: &str) {
+        self.interposed
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    /// A new version becomes AWSCURRENT, the current one AWSPREVIOUS (API Reference,
+    /// PutSecretValue).
+    fn land(&self, name: &str, version: &str, value: &str) {
+        let mut all = self.versions.lock().unwrap();
+        let versions = all.entry(name.to_owned()).or_default();
+        versions.values.insert(version.to_owned(), value.to_owned());
+        versions.previous = versions.current.replace(version.to_owned());
+        self.lock()
+            .insert(name.to_owned(), Stored::Text(value.to_owned()));
+    }
+
+    fn version_id(&self, name: &str) -> String {
+        let all = self.versions.lock().unwrap();
+        all.get(name)
+            .and_then(|v| v.current.clone())
+            .unwrap_or_else(|| "v-bin".into())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Stored>> {
@@ -108,7 +150,7 @@ impl Store {
             let (status, body) = match store.get(&id) {
                 Some(Stored::Text(t)) => (
                     200,
-                    serde_json::json!({"Name": id, "VersionId": format!("v-{}", t.len()), "SecretString": t}),
+                    serde_json::json!({"Name": id, "VersionId": store.version_id(&id), "SecretString": t}),
                 ),
                 Some(Stored::Binary) => (
                     200,
@@ -136,7 +178,7 @@ impl Store {
                 Some(Stored::Text(t)) => out.secret_values(
                     SecretValueEntry::builder()
                         .name(id)
-                        .version_id(format!("v-{}", t.len()))
+                        .version_id(self.version_id(id))
                         .secret_string(t)
                         .build(),
                 ),
@@ -167,7 +209,7 @@ impl Store {
     }
 
     pub fn put_rule(&self, fault: Option<&Fault>) -> Rule {
-        let (store, write) = (self.clone(), Slot::default());
+        let (store, write) = (self.clone(), Slot::<(String, String, String)>::default());
         let seen = write.clone();
         with_fault!(
             mock!(aws_sdk_secretsmanager::Client::put_secret_value).match_requests(move |req| {
@@ -179,8 +221,16 @@ impl Store {
             }),
             fault,
             move || {
-                store.record(write.get());
-                PutSecretValueOutput::builder().build()
+                let (name, value, token) = write.get();
+                let theirs = store.interposed.lock().unwrap().remove(&name);
+                if let Some(theirs) = theirs {
+                    store.land(&name, "v-theirs", &theirs);
+                }
+                store.record((name.clone(), value, token.clone()));
+                PutSecretValueOutput::builder()
+                    .name(name)
+                    .version_id(token)
+                    .build()
             }
         )
     }
@@ -216,19 +266,22 @@ impl Store {
         with_fault_http!(builder, fault, respond)
     }
 
-    /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`.
-    pub fn rules(&self, faulty: &str, fault: &Fault) -> [Rule; 4] {
+    /// Rules for every Secrets Manager call, with `fault` on the one named `faulty`; the
+    /// last two (DescribeSecret, UpdateSecretVersionStage) never fault.
+    pub fn rules(&self, faulty: &str, fault: &Fault) -> [Rule; 6] {
         let on = |op: &str| (op == faulty).then_some(fault);
         [
             self.read_rule(on("BatchGetSecretValue")),
             self.get_rule(on("GetSecretValue")),
             self.put_rule(on("PutSecretValue")),
             self.create_rule(on("CreateSecret")),
+            self.describe_rule(),
+            self.stage_rule(),
         ]
     }
 
     fn record(&self, (name, value, token): (String, String, String)) {
-        self.lock().insert(name.clone(), Stored::Text(value));
+        self.land(&name, &token, &value);
         self.writes.lock().unwrap().push((name, token));
     }
 }

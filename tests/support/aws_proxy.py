@@ -20,6 +20,11 @@ through the control API on the same port:
                                     an XML body, for query-protocol services (STS)
                       {"target": ..., "hang": seconds}  wait, then close unanswered
                       {"target": ..., "close": true}    close unanswered at once
+                      {"target": ..., "before": {"target": ..., "body": {...}}}
+                                    not an answer: first sends moto this request (the
+                                    original's headers, this X-Amz-Target and JSON body;
+                                    moto checks no signature), as another writer would,
+                                    then forwards the original
                       "target" omitted matches every request; "times" defaults to 1
     GET  /_proxy/config    the config, with each rule's remaining "times"
     GET  /_proxy/log       every AWS request received since the last reset, in order,
@@ -235,7 +240,10 @@ class Handler(BaseHTTPRequestHandler):
         service = SCOPE_SERVICE.search(self.headers.get("Authorization", ""))
         state.saw(service.group(1) if service else "", target, self.json_members(body))
         rule = state.take_fault(target)
-        if rule is not None:
+        if rule is not None and "before" in rule:
+            before = rule["before"]
+            self.forward(json.dumps(before["body"]).encode(), before.get("target", target))
+        elif rule is not None:
             self.fault(rule, target)
             return
         with state.lock:
@@ -253,11 +261,13 @@ class Handler(BaseHTTPRequestHandler):
             answer = rewrite_ecr(answer, passwords, match.group(1) if match else "")
         self.reply(response.status, answer, headers)
 
-    def forward(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes, list[tuple[str, str]]]:
+    def forward(self, body: bytes, target: str | None = None) -> tuple[http.client.HTTPResponse, bytes, list[tuple[str, str]]]:
         upstream = http.client.HTTPConnection(self.server.moto_host, self.server.moto_port, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
+                if name.lower() == "x-amz-target" and target is not None:
+                    value = target
                 if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
                     upstream.putheader(name, value)
             upstream.putheader("Content-Length", str(len(body)))

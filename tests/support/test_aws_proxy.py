@@ -144,6 +144,23 @@ def test_fault_answers_given_times_then_forwards(aws_proxy: ProxyControl) -> Non
     assert [e["outcome"] for e in aws_proxy.log()] == ["status:400", "status:400", "forwarded", "forwarded"]
 
 
+def test_before_rule_sends_another_writers_request_first(aws_proxy: ProxyControl, moto_url: str) -> None:
+    name = f"proxy-selftest/{uuid.uuid4()}"
+    client("secretsmanager", moto_url).create_secret(Name=name, SecretString="v1")
+    aws_proxy.configure(faults=[{"target": "secretsmanager.PutSecretValue", "before": {
+        "body": {"SecretId": name, "SecretString": "theirs", "ClientRequestToken": str(uuid.uuid4())}}}])
+    sm = client("secretsmanager", aws_proxy.url)
+    sm.put_secret_value(SecretId=name, SecretString="ours")
+
+    versions = client("secretsmanager", moto_url).describe_secret(SecretId=name)["VersionIdsToStages"]
+    previous = [v for v, stages in versions.items() if "AWSPREVIOUS" in stages]
+    assert client("secretsmanager", moto_url).get_secret_value(
+        SecretId=name, VersionId=previous[0])["SecretString"] == "theirs"
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "ours"
+    # Only the client's own requests are logged.
+    assert aws_proxy.requests() == ["secretsmanager.PutSecretValue", "secretsmanager.GetSecretValue"]
+
+
 def test_log_tells_first_tries_from_retries(aws_proxy: ProxyControl) -> None:
     # The write-quota test groups first tries only; a retry of a moto 500 must show as one.
     aws_proxy.configure(faults=[{"target": "secretsmanager.ListSecrets", "times": 2, "status": 500}])

@@ -14,7 +14,7 @@ PULL_ACTIONS = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchChe
 CACHE_ACTIONS = {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
 ON_PURPOSE = PULL_ACTIONS | CACHE_ACTIONS | {"sts:AssumeRole"}
 SSM_ACTIONS = {"ssm:GetParameters", "ssm:PutParameter", "ssm:AddTagsToResource", "ssm:ListTagsForResource",
-               "ssm:DescribeParameters"}
+               "ssm:DescribeParameters", "ssm:GetParameterHistory"}
 # The else branch of a policy statement granted under a Condition.
 NO_VALUE = "                - !Ref AWS::NoValue\n"
 SECRETS_REGION = "{SecretsRegionName: !If [HasSecretsRegion, !Ref SecretsRegion, !Ref AWS::Region]}"

@@ -30,6 +30,7 @@ def test_real_template_grants_exactly_what_the_baseline_needs() -> None:
         "secretsmanager:PutSecretValue",
         "secretsmanager:CreateSecret",
         "secretsmanager:TagResource",
+        "secretsmanager:UpdateSecretVersionStage",
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "kms:Encrypt",
@@ -81,6 +82,7 @@ def test_grants_the_tests_no_longer_need_are_extra() -> None:
         "kms:Encrypt",
         "secretsmanager:DescribeSecret",
         "secretsmanager:TagResource",
+        "secretsmanager:UpdateSecretVersionStage",
         *sorted(SSM_ACTIONS),
     ]
     assert ON_PURPOSE | {"kms:Decrypt", "kms:GenerateDataKey"} <= set(report.needed)

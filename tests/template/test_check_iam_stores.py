@@ -133,8 +133,8 @@ def test_catches_store_grants_beside_the_backend_role(tmp_path: Path) -> None:
     # With role_arn the role holds the rights: no store, no KMS for the function's own role.
     old = "  UsesParameterStore: !And [!Condition IsParameterStoreBackend, !Not [!Condition HasSecretsRole]]\n"
     report = run(variant(tmp_path, old, "  UsesParameterStore: !Condition IsParameterStoreBackend\n"))
-    assert in_scenario(report, "grants ssm actions (ssm:AddTagsToResource, ssm:DescribeParameters, ssm:GetParameters, "
-                       "ssm:ListTagsForResource, ssm:PutParameter), but the function's role may only use the backend role_arn here",
+    assert in_scenario(report, "grants ssm actions (ssm:AddTagsToResource, ssm:DescribeParameters, "
+                       "ssm:GetParameterHistory, ssm:GetParameters, ssm:ListTagsForResource, ssm:PutParameter), but the function's role may only use the backend role_arn here",
                        "Parameter Store through role_arn")
     assert in_scenario(report, "grants KMS (kms:Decrypt, kms:Encrypt, kms:GenerateDataKey), but the backend's role_arn "
                        "holds the keys here", "Parameter Store through role_arn")
