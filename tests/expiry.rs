@@ -40,12 +40,17 @@ const PULL_ROLE: &str = "arn:aws:iam::123456789012:role/ecr-pull";
 const CONNECTIONS: &str = r#"[{"conn_id": "existing", "pull_role_arn": "arn:aws:iam::123456789012:role/ecr-pull"}, {"conn_id": "new"}]"#;
 
 /// Now, to the second, and a time that many seconds later, as AWS writes it.
+/// The tests' "now", in whole seconds, fixed once: the mocks' expiries and the expected
+/// ones are computed from it, so a second boundary between them cannot fail a test.
 fn now() -> SystemTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs(secs)
+    static NOW: std::sync::OnceLock<SystemTime> = std::sync::OnceLock::new();
+    *NOW.get_or_init(|| {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        UNIX_EPOCH + Duration::from_secs(secs)
+    })
 }
 
 fn rfc3339(at: SystemTime) -> String {
