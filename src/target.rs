@@ -122,6 +122,9 @@ pub enum TargetError {
          would never look it up: fix the conn id or the pattern"
     )]
     LookupPattern { conn_id: String, pattern: String },
+    /// The pattern needs more backtracking on this id than the engine allows.
+    #[error("{0}")]
+    LookupPatternGaveUp(String),
     #[error("conn_id {0:?} is listed more than once; each connection is one secret")]
     Duplicate(String),
 }
@@ -147,7 +150,9 @@ impl TargetSpec {
         naming: &Naming,
     ) -> Result<Target, TargetError> {
         if let Some(pattern) = &naming.lookup
-            && !pattern.matches(&self.conn_id)
+            && !pattern
+                .matches(&self.conn_id)
+                .map_err(TargetError::LookupPatternGaveUp)?
         {
             return Err(TargetError::LookupPattern {
                 conn_id: self.conn_id.to_string(),
@@ -395,5 +400,16 @@ mod tests {
             }),
             "re.match anchors at the start"
         );
+        // A pattern that backtracks without end fails this connection with an error.
+        let catastrophic = Naming::new(
+            "",
+            "/",
+            Some(crate::naming::LookupPattern::new(r"(a|a)*\1b").unwrap()),
+        );
+        let long = spec(&format!(r#"{{"conn_id":"{}"}}"#, "a".repeat(250)));
+        assert!(matches!(
+            long.resolve(&east, &catastrophic),
+            Err(TargetError::LookupPatternGaveUp(e)) if e.contains("backtrack")
+        ));
     }
 }
