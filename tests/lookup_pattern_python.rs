@@ -3,6 +3,9 @@
 //! corpus of patterns and conn ids (AIRFLOW3_PYTHON when set, as `make test` sets it,
 //! else `python3`; `re` is in the standard library).
 
+// Helpers outside #[test] fns state expectations too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use airflow_ecr_refresher::ids::ConnId;
 use airflow_ecr_refresher::naming::LookupPattern;
 use serde_json::{Value, json};
