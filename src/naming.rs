@@ -176,6 +176,14 @@ mod tests {
     }
 
     #[test]
+    fn an_overlong_pattern_is_refused_before_it_is_compiled() {
+        let long = "a?".repeat(MAX_PATTERN_CHARS / 2) + "b";
+        let err = LookupPattern::new(&long).err().unwrap();
+        assert!(err.contains("longer than 4096 characters"), "{err}");
+        assert!(LookupPattern::new(&"a?".repeat(MAX_PATTERN_CHARS / 2)).is_ok());
+    }
+
+    #[test]
     fn a_pattern_that_backtracks_without_end_fails_that_id_quickly() {
         let p = LookupPattern::new(r"(a|a)*\1b").unwrap();
         let long = id(&"a".repeat(250));
