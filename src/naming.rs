@@ -14,13 +14,15 @@ pub const TEAM_SEP: &str = "--";
 /// Longer patterns are refused: far beyond any real one, and it bounds the program size.
 const MAX_PATTERN_CHARS: usize = 4096;
 
-/// Backtracking steps per conn id before fancy-regex gives up. Only look-around,
-/// backreferences, atomic groups and possessive repeats backtrack (the rest runs on
-/// regex-automata in linear time); with ids of at most 250 characters a real pattern
-/// needs a few hundred steps, while a catastrophic one (`(a*)*\1!`) would need
-/// exponentially many, in Python as here. This bounds each match to milliseconds; the
-/// connection that hits it fails with an error saying so, the others go on.
-const BACKTRACK_LIMIT: usize = 50_000;
+/// Backtracking steps per conn id before fancy-regex gives up (its own default). Only
+/// look-around, backreferences, atomic groups and possessive repeats backtrack (the rest
+/// runs on regex-automata in linear time). Ids have at most 250 characters, so even a
+/// quadratic search (`(\w+)-\1$`, some 60,000 steps) stays well inside, while a
+/// catastrophic pattern (`(a|a)*\1b`) needs exponentially many, in Python as here: Airflow
+/// would hang looking that id up. This bounds each match to a fraction of a second, and
+/// the request is refused before any AWS call, naming the conn id, as for an id the
+/// pattern does not match (bad input: nothing is written).
+const BACKTRACK_LIMIT: usize = 1_000_000;
 
 /// `connections_lookup_pattern`: a conn id Airflow would never look up is refused.
 #[derive(Clone)]
@@ -195,6 +197,12 @@ mod tests {
             "{err}"
         );
         assert_eq!(p.matches(&id("aab")), Ok(true), "short ids still match");
+        // A quadratic search on the longest id is answered, not cut off.
+        let halves = id(&format!("{}-{}", "a".repeat(124), "a".repeat(125)));
+        assert_eq!(
+            LookupPattern::new(r"(\w+)-\1$").unwrap().matches(&halves),
+            Ok(false)
+        );
     }
 
     #[test]
