@@ -186,6 +186,15 @@ mod tests {
     }
 
     #[test]
+    fn groups_nest_twenty_deep_and_no_deeper() {
+        let nest = |inner: &str| format!("{}{inner}{}", "(?:(?=".repeat(10), ")*)".repeat(10));
+        let twenty = LookupPattern::new(&nest("a")).unwrap();
+        assert_eq!(twenty.matches(&id("a")), Ok(true));
+        let err = LookupPattern::new(&nest("(a)")).err().unwrap();
+        assert!(err.contains("nested more than 20 deep"), "{err}");
+    }
+
+    #[test]
     fn a_pattern_that_backtracks_without_end_fails_that_id_quickly() {
         let p = LookupPattern::new(r"(a|a)*\1b").unwrap();
         let long = id(&"a".repeat(250));

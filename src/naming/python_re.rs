@@ -196,7 +196,8 @@ impl Parser {
 
     /// `_parse_sub`: branches separated by `|`.
     fn parse_sub(&mut self, nested: usize, flags: Flags) -> Result<(String, Width), String> {
-        if nested > MAX_DEPTH {
+        // Each group level is two steps of `nested` (a branch list, then a branch).
+        if nested / 2 > MAX_DEPTH {
             return Err(format!(
                 "groups nested more than {MAX_DEPTH} deep are not supported here"
             ));
