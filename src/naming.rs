@@ -2,12 +2,27 @@
 //! separator, the lookup pattern and Airflow 3's team names (amazon provider,
 //! `SecretsManagerBackend._get_secret` and `SystemsManagerParameterStoreBackend._get_secret`).
 
+mod python_re;
+
 use crate::ids::ConnId;
-use regex_lite::Regex;
+use fancy_regex::{Regex, RegexBuilder};
 use std::fmt;
 
 /// Airflow 3's multi-team mode: `<prefix><sep><team>--<conn_id>` is tried first.
 pub const TEAM_SEP: &str = "--";
+
+/// Longer patterns are refused: far beyond any real one, and it bounds the program size.
+const MAX_PATTERN_CHARS: usize = 4096;
+
+/// Backtracking steps per conn id before fancy-regex gives up (its own default). Only
+/// look-around, backreferences, atomic groups and possessive repeats backtrack (the rest
+/// runs on regex-automata in linear time). Ids have at most 250 characters, so even a
+/// quadratic search (`(\w+)-\1$`, some 60,000 steps) stays well inside, while a
+/// catastrophic pattern (`(a|a)*\1b`) needs exponentially many, in Python as here: Airflow
+/// would hang looking that id up. This bounds each match to a fraction of a second, and
+/// the request is refused before any AWS call, naming the conn id, as for an id the
+/// pattern does not match (bad input: nothing is written).
+const BACKTRACK_LIMIT: usize = 1_000_000;
 
 /// `connections_lookup_pattern`: a conn id Airflow would never look up is refused.
 #[derive(Clone)]
@@ -17,15 +32,44 @@ pub struct LookupPattern {
 }
 
 impl LookupPattern {
-    /// Python's `re.match(pattern, conn_id, re.IGNORECASE)`: anchored at the start only.
+    /// Python's `re.match(pattern, conn_id, re.IGNORECASE)`, as the amazon provider's
+    /// backends apply it (`_get_secret`), to the conn id alone: anchored at the start only.
+    /// Read by Python's rules (`python_re`); what Python refuses, or what cannot be carried
+    /// over with the same meaning, is refused here with the reason.
     pub fn new(source: &str) -> Result<Self, String> {
-        Regex::new(&format!("(?i)^(?:{source})"))
-            .map(|regex| Self { source: source.to_owned(), regex })
-            .map_err(|e| format!("connections_lookup_pattern {source:?} is not a regular expression this function can read: {e}"))
+        let refuse = |why: String| {
+            format!(
+                "connections_lookup_pattern {source:?} is not a pattern this function can apply \
+                 as Airflow does (Python's re.match): {why}"
+            )
+        };
+        if source.chars().count() > MAX_PATTERN_CHARS {
+            return Err(refuse(format!(
+                "longer than {MAX_PATTERN_CHARS} characters"
+            )));
+        }
+        let translated = python_re::translate(source).map_err(refuse)?;
+        let regex = RegexBuilder::new(&format!(r"\A(?:{translated})"))
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .build()
+            .map_err(|e| refuse(e.to_string()))?;
+        Ok(Self {
+            source: source.to_owned(),
+            regex,
+        })
     }
 
-    pub fn matches(&self, conn_id: &ConnId) -> bool {
-        self.regex.is_match(conn_id.as_str())
+    /// Whether Airflow would look `conn_id` up; an error when the pattern needs more
+    /// backtracking than [`BACKTRACK_LIMIT`] allows on this id.
+    pub fn matches(&self, conn_id: &ConnId) -> Result<bool, String> {
+        self.regex.is_match(conn_id.as_str()).map_err(|e| {
+            format!(
+                "connections_lookup_pattern {:?} could not be applied to conn_id {:?}: {e} \
+                 (the pattern backtracks exponentially, in Airflow too: simplify it)",
+                self.source,
+                conn_id.as_str()
+            )
+        })
     }
 }
 
@@ -122,6 +166,70 @@ impl Naming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(s: &str) -> ConnId {
+        ConnId::try_from(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn mwaa_lookup_pattern_skips_aws_default_only() {
+        let p = LookupPattern::new("^(?!aws_default$).*$").unwrap();
+        assert_eq!(p.matches(&id("docker_ecr")), Ok(true));
+        assert_eq!(p.matches(&id("AWS_DEFAULT")), Ok(false), "re.IGNORECASE");
+        assert_eq!(p.matches(&id("aws_default_2")), Ok(true));
+    }
+
+    #[test]
+    fn what_python_refuses_is_refused_naming_pattern_and_reason() {
+        for (pattern, why) in [
+            ("docker)|(.*", "unbalanced parenthesis"),
+            ("(?<=a|bc)x", "look-behind requires fixed-width pattern"),
+            (r"\p{L}", r"bad escape \p"),
+        ] {
+            let err = LookupPattern::new(pattern).err().unwrap();
+            assert!(
+                err.contains(&format!("{pattern:?}")) && err.contains(why),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_pattern_is_refused_before_it_is_compiled() {
+        let long = "a?".repeat(MAX_PATTERN_CHARS / 2) + "b";
+        let err = LookupPattern::new(&long).err().unwrap();
+        assert!(err.contains("longer than 4096 characters"), "{err}");
+        assert!(LookupPattern::new(&"a?".repeat(MAX_PATTERN_CHARS / 2)).is_ok());
+    }
+
+    #[test]
+    fn groups_nest_twenty_deep_and_no_deeper() {
+        let nest = |inner: &str| format!("{}{inner}{}", "(?:(?=".repeat(10), ")*)".repeat(10));
+        let twenty = LookupPattern::new(&nest("a")).unwrap();
+        assert_eq!(twenty.matches(&id("a")), Ok(true));
+        let err = LookupPattern::new(&nest("(a)")).err().unwrap();
+        assert!(err.contains("nested more than 20 deep"), "{err}");
+    }
+
+    #[test]
+    fn a_pattern_that_backtracks_without_end_fails_that_id_quickly() {
+        let p = LookupPattern::new(r"(a|a)*\1b").unwrap();
+        let long = id(&"a".repeat(250));
+        let start = std::time::Instant::now();
+        let err = p.matches(&long).unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            err.contains("backtrack") && err.contains(&"a".repeat(250)),
+            "{err}"
+        );
+        assert_eq!(p.matches(&id("aab")), Ok(true), "short ids still match");
+        // A quadratic search on the longest id is answered, not cut off.
+        let halves = id(&format!("{}-{}", "a".repeat(124), "a".repeat(125)));
+        assert_eq!(
+            LookupPattern::new(r"(\w+)-\1$").unwrap().matches(&halves),
+            Ok(false)
+        );
+    }
 
     #[test]
     fn parameter_store_reads_team_names_without_a_prefix() {

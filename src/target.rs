@@ -139,6 +139,9 @@ pub enum TargetError {
          would never look it up: fix the conn id or the pattern"
     )]
     LookupPattern { conn_id: String, pattern: String },
+    /// The pattern needs more backtracking on this id than the engine allows.
+    #[error("{0}")]
+    LookupPatternGaveUp(String),
     #[error(
         "entry {first} {first_spec} and entry {second} {second_spec} both name secret \
          {secret_name}: list each secret once"
@@ -181,7 +184,9 @@ impl TargetSpec {
         naming: &Naming,
     ) -> Result<Target, TargetError> {
         if let Some(pattern) = &naming.lookup
-            && !pattern.matches(&self.conn_id)
+            && !pattern
+                .matches(&self.conn_id)
+                .map_err(TargetError::LookupPatternGaveUp)?
         {
             return Err(TargetError::LookupPattern {
                 conn_id: self.conn_id.to_string(),

@@ -37,6 +37,9 @@ fn backend_kwargs_are_read_as_airflow_reads_them() {
     assert_eq!(b.naming.prefix, "platform/conns", "rstrip(sep)");
     assert_eq!(b.naming.sep, "_");
     assert_eq!(b.naming.lookup.map(|p| p.source).as_deref(), Some("^ecr"));
+    // Python's look-ahead, as MWAA setups skip aws_default.
+    let mwaa = kwargs(r#"{"connections_lookup_pattern": "^(?!aws_default$).*$"}"#).unwrap();
+    assert!(mwaa.naming.lookup.is_some());
     assert!(b.aliases.login.contains(&"usr".to_owned()));
     assert_eq!(
         b.region.map(|r| r.to_string()).as_deref(),
@@ -90,9 +93,9 @@ fn what_cannot_work_is_refused_naming_the_setting() {
         (kwargs("not json"), KWARGS, "not a JSON object"),
         (kwargs(r#"{"sep": 1}"#), KWARGS, "sep is 1, not text"),
         (
-            kwargs(r#"{"connections_lookup_pattern": "(?<=x)"}"#),
+            kwargs(r#"{"connections_lookup_pattern": "docker)|(.*"}"#),
             KWARGS,
-            "not a regular expression",
+            "unbalanced parenthesis",
         ),
         (
             kwargs(r#"{"extra_conn_words": {"passwd": ["p"]}}"#),

@@ -199,4 +199,15 @@ fn teams_and_lookup_patterns_refuse_what_airflow_would_never_read() {
         }),
         "re.match anchors at the start"
     );
+    // A pattern that backtracks without end fails this connection with an error.
+    let catastrophic = Naming::new(
+        "",
+        "/",
+        Some(crate::naming::LookupPattern::new(r"(a|a)*\1b").unwrap()),
+    );
+    let long = spec(&format!(r#"{{"conn_id":"{}"}}"#, "a".repeat(250)));
+    assert!(matches!(
+        long.resolve(&east, &catastrophic),
+        Err(TargetError::LookupPatternGaveUp(e)) if e.contains("backtrack")
+    ));
 }

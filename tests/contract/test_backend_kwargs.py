@@ -24,6 +24,8 @@ from support.proxy_control import ProxyControl
 CUSTOM = {"connections_prefix": "platform/airflow-conns/", "sep": "/", "connections_lookup_pattern": "^ct_kw",
           "extra_conn_words": {"password": ["docker_password"]}}
 NO_PREFIX = {"connections_prefix": ""}
+# MWAA setups skip aws_default with a Python look-ahead; Airflow applies it with re.match.
+MWAA_LOOKUP = {"connections_lookup_pattern": "^(?!aws_default$).*$"}
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +46,25 @@ def kwargs_runs(emulator: LambdaEmulator, proxy: ProxyControl, secrets: Any) -> 
     runs["no_prefix"] = (run(emulator, proxy, secrets, {"AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(NO_PREFIX),
                                                         "CONNECTIONS": bare[0]},
                              ecr_password=password, passwords={bare[0]: password}, secret_names=bare), bare)
+    mwaa = [unique("kw_mwaa")]
+    password = new_password()
+    runs["mwaa_lookup"] = (run(emulator, proxy, secrets, {"AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(MWAA_LOOKUP),
+                                                          "CONNECTIONS": mwaa[0]},
+                               ecr_password=password, passwords={mwaa[0]: password},
+                               secret_names=[f"airflow/connections/{mwaa[0]}"]), mwaa)
     return runs
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("custom", CUSTOM), ("no_prefix", NO_PREFIX)])
+@pytest.mark.parametrize(("name", "kwargs"), [("custom", CUSTOM), ("no_prefix", NO_PREFIX),
+                                              ("mwaa_lookup", MWAA_LOOKUP)])
 def test_airflow_reads_what_the_same_kwargs_wrote(kwargs_runs: Any, airflow: Airflow, name: str,
                                                    kwargs: dict[str, Any]) -> None:
     scenario, ids = kwargs_runs[name]
     done = ok(scenario)
     seen = airflow.read(ids, **kwargs)
     for conn_id in ids:
-        expected_name = conn_id if name == "no_prefix" else f"platform/airflow-conns/{conn_id}"
+        expected_name = {"no_prefix": conn_id, "mwaa_lookup": f"airflow/connections/{conn_id}"}.get(
+            name, f"platform/airflow-conns/{conn_id}")
         assert done[conn_id]["secret_name"] == expected_name
         assert_airflow_sees(seen[conn_id], registry=host(), password=scenario.passwords[conn_id],
                             extra={"reauth": True} if done[conn_id]["action"] == "created" else {})
