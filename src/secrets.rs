@@ -79,14 +79,18 @@ impl Secrets {
             let Some(id) = error.secret_id() else {
                 continue;
             };
-            let result = match error.error_code() {
+            let code = error.error_code();
+            let result = match code {
                 Some("ResourceNotFoundException") => Ok(Current::Missing),
-                code => Err(AwsError::from_code(
-                    "secretsmanager:GetSecretValue",
-                    code,
-                    error.message(),
-                )
-                .typed(matches!(code, Some("DecryptionFailure")).then_some(ErrorKind::Kms))),
+                _ => {
+                    let kind = match code {
+                        Some("DecryptionFailure") => Some(ErrorKind::Kms),
+                        Some("InvalidRequestException") => self.pending_deletion(id).await,
+                        _ => None,
+                    };
+                    let action = "secretsmanager:GetSecretValue";
+                    Err(AwsError::from_code(action, code, error.message()).typed(kind))
+                }
             };
             found.insert(id, result);
         }
@@ -126,10 +130,15 @@ impl Secrets {
                 Ok(Current::Missing)
             }
             Err(e) => {
-                let kms = e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_decryption_failure());
-                Err(AwsError::from_sdk(action, &e).typed(kms.then_some(ErrorKind::Kms)))
+                let service = e.as_service_error();
+                let kind = if service.is_some_and(|s| s.is_decryption_failure()) {
+                    Some(ErrorKind::Kms)
+                } else if service.is_some_and(|s| s.is_invalid_request_exception()) {
+                    self.pending_deletion(name).await
+                } else {
+                    None
+                };
+                Err(AwsError::from_sdk(action, &e).typed(kind))
             }
         }
     }
@@ -150,9 +159,13 @@ impl Secrets {
 
     /// `InvalidRequestException` covers several refusals; a secret scheduled for deletion
     /// is the one with a fix, and `DescribeSecret` says so by its `DeletedDate`.
-    async fn pending_deletion(&self, name: &str) -> bool {
+    /// Reads and writes both answer it for such a secret (API Reference, GetSecretValue,
+    /// BatchGetSecretValue `Errors`, PutSecretValue).
+    async fn pending_deletion(&self, name: &str) -> Option<ErrorKind> {
         let described = self.client.describe_secret().secret_id(name).send().await;
-        described.is_ok_and(|d| d.deleted_date().is_some())
+        described
+            .is_ok_and(|d| d.deleted_date().is_some())
+            .then_some(ErrorKind::PendingDeletion)
     }
 
     /// The new version, and the one it replaced: `PutSecretValue` answers only with the
@@ -183,10 +196,8 @@ impl Secrets {
         let kind =
             if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
                 Some(ErrorKind::Kms)
-            } else if service.is_some_and(|s| s.is_invalid_request_exception())
-                && self.pending_deletion(write.name).await
-            {
-                Some(ErrorKind::PendingDeletion)
+            } else if service.is_some_and(|s| s.is_invalid_request_exception()) {
+                self.pending_deletion(write.name).await
             } else {
                 None
             };

@@ -72,6 +72,42 @@ async fn a_secret_pending_deletion_fails_alone_and_the_others_are_refreshed() {
 }
 
 #[tokio::test]
+async fn a_secret_pending_deletion_is_named_on_read_with_the_way_to_restore_it() {
+    // AWS refuses the read too, as an `Errors` entry of BatchGetSecretValue and from
+    // GetSecretValue: InvalidRequestException, not ResourceNotFoundException.
+    let deleted = "airflow/connections/deleted";
+    let store = Store::with(&[
+        (EXISTING, Stored::Text(OLD_VALUE.into())),
+        (deleted, Stored::Deleted),
+    ]);
+    let rules = [
+        token_rule(None),
+        store.read_rule(None),
+        store.get_rule(None),
+        store.put_rule(None),
+        store.create_rule(None),
+        store.describe_rule(),
+    ];
+    let app = app(
+        &[&rules[0]],
+        &rules[1..].iter().collect::<Vec<_>>(),
+        "existing,deleted,new",
+    );
+    let (result, output) = invoke(&app, json!({})).await;
+    let message = failure(&result);
+    assert!(
+        message.starts_with(
+            "1 of 3 connections failed: deleted (airflow/connections/deleted): reading the secret"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("restore-secret"), "{message}");
+    assert_eq!(store.get(deleted), Some(Stored::Deleted));
+    assert_refreshed(&store);
+    assert_no_secret(&output);
+}
+
+#[tokio::test]
 async fn unusable_secrets_fail_alone_and_stay_exactly_as_they_were() {
     let cases = [
         ("binary", Stored::Binary, "SecretBinary"),

@@ -38,7 +38,14 @@ pub enum Stored {
     Binary,
     /// Created without a value (Terraform, CloudFormation, the console): no AWSCURRENT.
     Valueless,
+    /// Scheduled for deletion: every read and write is refused until it is restored.
+    Deleted,
 }
+
+/// What Secrets Manager answers for a secret scheduled for deletion, to a read or a write
+/// (terraform-provider-aws matches this message; LocalStack's and moto's agree on reads).
+pub const MARKED_FOR_DELETION: &str =
+    "You can't perform this operation on the secret because it was marked for deletion.";
 
 /// Secrets by name, with every write and its request token recorded, and each secret's
 /// versions and their `AWSCURRENT` / `AWSPREVIOUS` labels.
@@ -165,6 +172,10 @@ impl Store {
                     400,
                     serde_json::json!({"__type": "ResourceNotFoundException", "message": NO_CURRENT_VALUE}),
                 ),
+                Some(Stored::Deleted) => (
+                    400,
+                    serde_json::json!({"__type": "InvalidRequestException", "message": MARKED_FOR_DELETION}),
+                ),
             };
             json_response(status, &body)
         };
@@ -201,6 +212,13 @@ impl Store {
                         .secret_id(id)
                         .error_code("ResourceNotFoundException")
                         .message(NO_CURRENT_VALUE)
+                        .build(),
+                ),
+                Some(Stored::Deleted) => out.errors(
+                    ApiErrorType::builder()
+                        .secret_id(id)
+                        .error_code("InvalidRequestException")
+                        .message(MARKED_FOR_DELETION)
                         .build(),
                 ),
             };

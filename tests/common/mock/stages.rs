@@ -24,9 +24,14 @@ impl Store {
                         }
                     }
                 }
+                // A secret scheduled for deletion says when (API Reference, DescribeSecret,
+                // DeletedDate).
+                let deleted = matches!(store.get(&name), Some(Stored::Deleted))
+                    .then(|| aws_smithy_types::DateTime::from_secs(1_800_000_000));
                 aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput::builder()
                     .name(name)
                     .set_version_ids_to_stages(Some(stages))
+                    .set_deleted_date(deleted)
                     .build()
             })
             .repeatedly()
