@@ -6,6 +6,7 @@ use crate::store::{
     Current, Landed, MANAGED_BY_TAG, ReadQuota, Replaced, Store, Write, read_in_batches,
 };
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use futures::future::{BoxFuture, join_all};
 use secrecy::{ExposeSecret, SecretString};
@@ -143,15 +144,16 @@ impl Secrets {
         }
     }
 
+    /// A secret's metadata: its tags, its versions' labels, whether it is being deleted.
+    async fn describe(&self, name: &str) -> Result<DescribeSecretOutput, AwsError> {
+        let described = self.client.describe_secret().secret_id(name).send().await;
+        described.map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))
+    }
+
     async fn tagged(&self, name: &str) -> Result<bool, AwsError> {
-        let described = self
-            .client
-            .describe_secret()
-            .secret_id(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))?;
-        Ok(described
+        Ok(self
+            .describe(name)
+            .await?
             .tags()
             .iter()
             .any(|t| t.key() == Some(MANAGED_BY_TAG.0) && t.value() == Some(MANAGED_BY_TAG.1)))
@@ -162,8 +164,8 @@ impl Secrets {
     /// Reads and writes both answer it for such a secret (API Reference, GetSecretValue,
     /// BatchGetSecretValue `Errors`, PutSecretValue).
     async fn pending_deletion(&self, name: &str) -> Option<ErrorKind> {
-        let described = self.client.describe_secret().secret_id(name).send().await;
-        described
+        self.describe(name)
+            .await
             .is_ok_and(|d| d.deleted_date().is_some())
             .then_some(ErrorKind::PendingDeletion)
     }
@@ -206,14 +208,9 @@ impl Secrets {
 
     /// Each version's staging labels.
     async fn stages(&self, name: &str) -> Result<HashMap<String, Vec<String>>, AwsError> {
-        let described = self
-            .client
-            .describe_secret()
-            .secret_id(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("secretsmanager:DescribeSecret", &e))?;
-        Ok(described
+        Ok(self
+            .describe(name)
+            .await?
             .version_ids_to_stages()
             .cloned()
             .unwrap_or_default())

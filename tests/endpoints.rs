@@ -16,7 +16,7 @@ use common::mock::{assert_no_secret, invoke_captured};
 use lambda_runtime::Context;
 use serde_json::json;
 use std::net::TcpListener;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const LAMBDA_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,10 +38,7 @@ async fn app_at(endpoint: &str) -> App {
 }
 
 fn context_with_deadline() -> Context {
-    let mut context = Context::default();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    context.deadline = (now + LAMBDA_TIMEOUT).as_millis() as u64;
-    context
+    common::deadline_in(LAMBDA_TIMEOUT)
 }
 
 #[tokio::test]

@@ -9,7 +9,6 @@ mod common;
 
 use airflow_ecr_refresher::app::App;
 use airflow_ecr_refresher::aws::{Aws, EcrTokens};
-use airflow_ecr_refresher::aws_error::AwsError;
 use airflow_ecr_refresher::connection::ConnectionError;
 use airflow_ecr_refresher::ecr::Ecr;
 use airflow_ecr_refresher::failure::TargetFailure;
@@ -18,75 +17,18 @@ use airflow_ecr_refresher::report::Action;
 use airflow_ecr_refresher::request::Request;
 use airflow_ecr_refresher::roles::Roles;
 use airflow_ecr_refresher::secrets::Secrets;
-use airflow_ecr_refresher::store::{Current, Landed, Store, Write};
+use airflow_ecr_refresher::store::Store;
 use aws_sdk_ssm::types::ParameterType;
+use common::intercepted::{Hook, Intercepted};
 use common::*;
-use futures::future::BoxFuture;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const POSTGRES: &str = "postgresql://app:pw@db.example.com:5432/app";
 const THEIR_DOCKER: &str =
     r#"{"conn_type":"docker","login":"AWS","password":"old","extra":{"email":"ml@example.com"}}"#;
 const BACKEND: &str =
     "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend";
-
-type Hook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
-
-/// A store whose first update is preceded by someone else's write: after the run's re-read,
-/// before its write, the window no store can close.
-struct Interposing {
-    inner: Arc<dyn Store>,
-    hook: Mutex<Option<Hook>>,
-}
-
-impl std::fmt::Debug for Interposing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Interposing")
-    }
-}
-
-impl Store for Interposing {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        self.inner.read(names)
-    }
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
-        self.inner.reread(name)
-    }
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        self.inner.is_managed(name)
-    }
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms_key_id: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        self.inner.create(write, kms_key_id)
-    }
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        let hook = self.hook.lock().unwrap().take();
-        Box::pin(async move {
-            if let Some(hook) = hook {
-                hook().await;
-            }
-            self.inner.update(write).await
-        })
-    }
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        self.inner.restore(name, theirs, ours)
-    }
-    fn writes_per_second(&self) -> usize {
-        self.inner.writes_per_second()
-    }
-    fn value_limit(&self) -> usize {
-        self.inner.value_limit()
-    }
-}
 
 async fn app(store: Arc<dyn Store>, hook: Hook, vars: &[(&str, &str)]) -> App {
     let sdk = sdk().await;
@@ -95,10 +37,7 @@ async fn app(store: Arc<dyn Store>, hook: Hook, vars: &[(&str, &str)]) -> App {
             ecr: Ecr::new(&sdk),
             roles: Roles::new(&sdk),
         }),
-        store: Arc::new(Interposing {
-            inner: store,
-            hook: Mutex::new(Some(hook)),
-        }),
+        store: Arc::new(Intercepted::once(store, hook)),
     };
     App::with_aws(aws, Ok(settings(vars)), Some("us-east-1".into()))
 }
@@ -172,6 +111,16 @@ fn ssm_writer(client: &aws_sdk_ssm::Client, name: &str, value: &'static str) -> 
     })
 }
 
+/// The parameter as it was before the run: version 1.
+async fn seed_parameter(client: &aws_sdk_ssm::Client, name: &str) {
+    let first = client.put_parameter().name(name).value(OLD_CONNECTION);
+    first
+        .r#type(ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn latest(client: &aws_sdk_ssm::Client, name: &str) -> (String, i64) {
     let got = client.get_parameter().name(name).with_decryption(true);
     let parameter = got.send().await.unwrap().parameter.unwrap();
@@ -183,12 +132,7 @@ async fn a_parameter_written_between_the_re_read_and_the_write_is_current_afterw
     let prefix = unique_prefix("race-ssm");
     let name = format!("/{prefix}/c");
     let client = aws_sdk_ssm::Client::new(&sdk().await);
-    let first = client.put_parameter().name(&name).value(OLD_CONNECTION);
-    first
-        .r#type(ParameterType::SecureString)
-        .send()
-        .await
-        .unwrap();
+    seed_parameter(&client, &name).await;
     let app = ssm_app(&prefix, ssm_writer(&client, &name, POSTGRES)).await;
     let err = app
         .run(Request::from_event(json!({})).unwrap())
@@ -204,12 +148,7 @@ async fn a_docker_change_that_slipped_in_is_kept_and_the_login_written_on_top() 
     let prefix = unique_prefix("race-ssm-docker");
     let name = format!("/{prefix}/c");
     let client = aws_sdk_ssm::Client::new(&sdk().await);
-    let first = client.put_parameter().name(&name).value(OLD_CONNECTION);
-    first
-        .r#type(ParameterType::SecureString)
-        .send()
-        .await
-        .unwrap();
+    seed_parameter(&client, &name).await;
     let app = ssm_app(&prefix, ssm_writer(&client, &name, THEIR_DOCKER)).await;
     let report = app
         .run(Request::from_event(json!({})).unwrap())

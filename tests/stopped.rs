@@ -8,86 +8,27 @@
 mod common;
 
 use airflow_ecr_refresher::aws::Aws;
-use airflow_ecr_refresher::aws_error::AwsError;
 use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::handler::{self, App, RunError};
 use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens};
 use airflow_ecr_refresher::metrics;
 use airflow_ecr_refresher::report::StopReason;
-use airflow_ecr_refresher::store::{Current, Landed, Store, Write};
 use common::binary;
 use common::fake_aws::{FakeAws, KEYS, start_lambda};
+use common::intercepted::Intercepted;
 use common::mock_app::invoke_captured;
-use futures::future::BoxFuture;
-use lambda_runtime::Context;
 use serde_json::json;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// The in-memory store, except that writes to `hung` never answer.
-#[derive(Debug)]
-struct Hangs {
-    inner: MemoryStore,
-    hung: &'static str,
-}
-
-impl Store for Hangs {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        self.inner.read(names)
-    }
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        self.inner.is_managed(name)
-    }
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        if write.name == self.hung {
-            return Box::pin(std::future::pending());
-        }
-        self.inner.create(write, kms)
-    }
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        self.inner.update(write)
-    }
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
-        self.inner.reread(name)
-    }
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        self.inner.restore(name, theirs, ours)
-    }
-    fn writes_per_second(&self) -> usize {
-        self.inner.writes_per_second()
-    }
-    fn value_limit(&self) -> usize {
-        self.inner.value_limit()
-    }
-}
-
-fn deadline_in(left: Duration) -> Context {
-    let mut context = Context::default();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    context.deadline = (now + left).as_millis() as u64;
-    context
-}
+use std::time::{Duration, Instant, SystemTime};
 
 #[tokio::test]
 async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
-    let store = Arc::new(Hangs {
-        inner: MemoryStore::new(50, 65_536),
-        hung: "p/b",
-    });
+    let memory = Arc::new(MemoryStore::new(50, 65_536));
     let aws = Aws {
         tokens: Arc::new(MemoryTokens::new("123456789012", "pw")),
-        store: store.clone(),
+        store: Arc::new(Intercepted::hanging(memory.clone(), "p/b")),
     };
     let settings = Settings::from_lookup(|k| match k {
         "CONNECTIONS_PREFIX" => Some("p".into()),
@@ -96,10 +37,10 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
     });
     let app = App::with_aws(aws, settings, Some("us-east-1".into()));
     let (result, logs) =
-        invoke_captured(&app, json!({}), deadline_in(Duration::from_secs(3))).await;
+        invoke_captured(&app, json!({}), common::deadline_in(Duration::from_secs(3))).await;
 
     // a and c were written; b never answered.
-    assert!(store.inner.text("p/a").is_some() && store.inner.text("p/c").is_some());
+    assert!(memory.text("p/a").is_some() && memory.text("p/c").is_some());
     let outcomes = handler::outcomes(&result).expect("a stopped run has outcomes");
     let err = result.unwrap_err();
     let RunError::Stopped(stopped) = &err else {

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod fake_aws;
+pub mod intercepted;
 pub mod mock;
 pub mod mock_app;
 
@@ -113,4 +114,14 @@ pub fn failures(
             .collect(),
         other => panic!("expected a refresh failure, got {other}"),
     }
+}
+
+/// A Lambda context whose deadline is `left` from now.
+pub fn deadline_in(left: std::time::Duration) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    context.deadline = (now + left).as_millis() as u64;
+    context
 }
