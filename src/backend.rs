@@ -11,7 +11,7 @@ use crate::ids::Region;
 use crate::naming::{LookupPattern, Naming};
 use crate::pull::RoleArn;
 use serde_json::Value;
-use source::{Kwargs, bad};
+use source::{Kwargs, USED, bad};
 use std::collections::BTreeMap;
 
 mod source;
@@ -213,14 +213,7 @@ impl AirflowBackend {
             RoleArn::try_from,
         )?;
         let used: &[&str] = match store {
-            StoreKind::SecretsManager => &[
-                "connections_prefix",
-                "sep",
-                "connections_lookup_pattern",
-                "extra_conn_words",
-                "region_name",
-                "role_arn",
-            ],
+            StoreKind::SecretsManager => &USED,
             StoreKind::ParameterStore => &[
                 "connections_prefix",
                 "connections_lookup_pattern",

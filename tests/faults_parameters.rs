@@ -103,66 +103,44 @@ async fn an_overwrite_whose_key_cannot_be_found_is_not_made() {
     assert_eq!(put.num_calls(), 0, "never written with the default key");
 }
 
-#[tokio::test]
-async fn throttled_writes_are_retried_and_persistent_throttling_is_named() {
-    let throttled = mock!(aws_sdk_ssm::Client::put_parameter)
-        .sequence()
-        .http_status(400, Some(THROTTLED.into()))
-        .times(2)
-        .output(|| PutParameterOutput::builder().version(1).build())
-        .build();
-    let value = SecretString::from("docker://AWS:pw@h".to_owned());
-    store(&[&throttled])
-        .create(&write(&value), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        throttled.num_calls(),
-        3,
-        "two throttled answers, then the write"
-    );
-
-    let always = mock!(aws_sdk_ssm::Client::put_parameter)
-        .sequence()
-        .http_status(400, Some(THROTTLED.into()))
-        .repeatedly()
-        .build();
-    let err = store(&[&always])
-        .create(&write(&value), None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Throttled);
-    assert_eq!(always.num_calls(), 4, "the function's four attempts");
-}
-
 /// Another writer updating the same parameter: HTTP 400 `TooManyUpdates`, "There are
 /// concurrent updates for a resource that supports one update at a time." (Systems Manager
 /// API Reference, PutParameter, Errors). A modeled error the SDK does not retry itself.
 const TOO_MANY_UPDATES: &str = r#"{"__type":"TooManyUpdates","message":"There are concurrent updates for a resource that supports one update at a time."}"#;
 
 #[tokio::test]
-async fn concurrent_updates_are_retried_then_named() {
-    let busy = mock!(aws_sdk_ssm::Client::put_parameter)
-        .sequence()
-        .http_status(400, Some(TOO_MANY_UPDATES.into()))
-        .times(2)
-        .output(|| PutParameterOutput::builder().version(2).build())
-        .build();
-    let value = SecretString::from("docker://AWS:pw@h".to_owned());
-    store(&[&busy]).create(&write(&value), None).await.unwrap();
-    assert_eq!(busy.num_calls(), 3, "two TooManyUpdates, then the write");
+async fn throttled_and_concurrent_writes_are_retried_then_named() {
+    for answer in [THROTTLED, TOO_MANY_UPDATES] {
+        let busy = mock!(aws_sdk_ssm::Client::put_parameter)
+            .sequence()
+            .http_status(400, Some(answer.into()))
+            .times(2)
+            .output(|| PutParameterOutput::builder().version(1).build())
+            .build();
+        let value = SecretString::from("docker://AWS:pw@h".to_owned());
+        store(&[&busy]).create(&write(&value), None).await.unwrap();
+        assert_eq!(
+            busy.num_calls(),
+            3,
+            "two refusals, then the write: {answer}"
+        );
 
-    let always = mock!(aws_sdk_ssm::Client::put_parameter)
-        .sequence()
-        .http_status(400, Some(TOO_MANY_UPDATES.into()))
-        .repeatedly()
-        .build();
-    let err = store(&[&always])
-        .create(&write(&value), None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Throttled, "{err}");
-    assert_eq!(always.num_calls(), 4, "the function's four attempts");
+        let always = mock!(aws_sdk_ssm::Client::put_parameter)
+            .sequence()
+            .http_status(400, Some(answer.into()))
+            .repeatedly()
+            .build();
+        let err = store(&[&always])
+            .create(&write(&value), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Throttled, "{answer}");
+        assert_eq!(
+            always.num_calls(),
+            4,
+            "the function's four attempts: {answer}"
+        );
+    }
 }
 
 #[tokio::test]

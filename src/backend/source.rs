@@ -21,8 +21,9 @@ pub enum Section {
     Secrets,
 }
 
-/// The kwargs the function reads: each has a per-key variable name to cite in errors.
-const USED: [&str; 6] = [
+/// The kwargs the function reads (Secrets Manager's backend takes them all): each has a
+/// per-key variable name to cite in errors.
+pub(super) const USED: [&str; 6] = [
     "connections_prefix",
     "sep",
     "connections_lookup_pattern",
