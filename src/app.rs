@@ -2,17 +2,15 @@
 //! process (clients, configuration, the AWS environment's checks) and `App::run`, one
 //! request to completion.
 
-use crate::aws::Aws;
-use crate::config::{ConfigError, Settings};
-use crate::progress::Progress;
-use crate::refresh::{self, Run};
-use crate::report::{RefreshFailed, Report, Stopped};
-use crate::request::{Request, RequestError};
 use crate::stop;
-use crate::target::{self, Region, TargetError};
 use aws_config::SdkConfig;
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use futures::future::BoxFuture;
+use refresher_aws::Aws;
+use refresher_core::config::{ConfigError, Settings};
+use refresher_core::report::{Progress, RefreshFailed, Report, Stopped};
+use refresher_core::request::{Request, RequestError};
+use refresher_core::run::{self, Clock, Ports, Run};
+use refresher_core::target::{self, Region, TargetError};
 use std::time::Duration;
 
 /// A hung endpoint must fail the call long before Lambda's own timeout kills us.
@@ -38,8 +36,8 @@ pub struct App {
     pub settings: Result<Settings, ConfigError>,
     /// The function's own region, or what is wrong with the AWS environment.
     pub region: Result<Region, ConfigError>,
-    /// Checked before any call, so that missing credentials read as one line.
-    credentials: Option<SharedCredentialsProvider>,
+    /// Its credentials are checked before any call, so that missing ones read as one line.
+    sdk: Option<SdkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,7 +67,7 @@ impl App {
         let region = sdk.region().map(|r| r.to_string());
         Self {
             region: aws_environment(region.as_deref(), sdk.endpoint_url()),
-            credentials: sdk.credentials_provider(),
+            sdk: Some(sdk.clone()),
             ..Self::with_aws(aws, settings, None)
         }
     }
@@ -84,8 +82,7 @@ impl App {
             aws,
             settings,
             region: aws_environment(region.as_deref(), None),
-            // Clients built elsewhere carry their own credentials.
-            credentials: None,
+            sdk: None,
         }
     }
 
@@ -145,31 +142,38 @@ impl App {
             settings,
             dry_run: request.dry_run,
         };
-        Ok(refresh::refresh(&self.aws, run, &targets, progress).await?)
+        let ports = Ports {
+            logins: self.aws.logins.as_ref(),
+            store: self.aws.store.as_ref(),
+            clock: &Tokio(tokio::time::Instant::now()),
+        };
+        Ok(run::refresh(ports, run, &targets, progress).await?)
     }
 }
 
 impl App {
     async fn check_credentials(&self) -> Result<(), RunError> {
-        let Some(provider) = &self.credentials else {
-            return Ok(());
-        };
-        match provider.provide_credentials().await {
-            Ok(_) => Ok(()),
-            Err(CredentialsError::CredentialsNotLoaded(_)) => Err(RunError::Credentials(
-                "no AWS credentials found: the SDK looked in AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY, the AWS_PROFILE profile in ~/.aws/config and \
-                 ~/.aws/credentials, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS \
-                 container endpoint and EC2 instance metadata; under Lambda they come from \
-                 the function's role"
-                    .into(),
-            )),
-            // Never `e`'s sources as they are: they may hold a provider's raw answer.
-            Err(e) => Err(RunError::Credentials(format!(
-                "AWS credentials could not be loaded: {}",
-                crate::sdk_error::credentials_error(&e)
-            ))),
+        match &self.sdk {
+            Some(sdk) => refresher_aws::check_credentials(sdk)
+                .await
+                .map_err(RunError::Credentials),
+            // Clients built elsewhere carry their own credentials.
+            None => Ok(()),
         }
+    }
+}
+
+/// Pacing on tokio's timer (which tests may pause).
+#[derive(Debug, Clone, Copy)]
+struct Tokio(tokio::time::Instant);
+
+impl Clock for Tokio {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 
@@ -228,30 +232,6 @@ fn aws_environment(region: Option<&str>, endpoint: Option<&str>) -> Result<Regio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryStore, MemoryTokens};
-    use std::sync::Arc;
-
-    #[tokio::test]
-    async fn a_secrets_role_in_another_partition_fails_the_run_before_any_call() {
-        let store = Arc::new(MemoryStore::new(50, 65_536));
-        let tokens = Arc::new(MemoryTokens::new("123456789012", "pw"));
-        let aws = Aws {
-            tokens: tokens.clone(),
-            store: store.clone(),
-        };
-        let settings = Settings::from_lookup(|k| match k {
-            "CONNECTIONS" => Some("docker_ecr".into()),
-            "SECRETS_ROLE_ARN" => Some("arn:aws-cn:iam::123456789012:role/secrets".into()),
-            _ => None,
-        });
-        let app = App::with_aws(aws, settings, Some("us-east-1".into()));
-        let err = app.run(Request::default()).await.unwrap_err();
-        assert!(
-            matches!(&err, RunError::Config(e) if e.variable == "SECRETS_ROLE_ARN"),
-            "{err}"
-        );
-        assert!(store.writes().is_empty() && tokens.calls().is_empty());
-    }
 
     #[test]
     fn a_bad_region_or_endpoint_names_its_variable() {

@@ -1,10 +1,10 @@
 //! The one-shot command line: the same core as the Lambda handler, for a shell or a CI job.
 
 use crate::app::{App, RunError};
-use crate::config::parse_connections;
-use crate::report::Report;
-use crate::request::Request;
 use clap::Parser;
+use refresher_core::config::parse_connections;
+use refresher_core::report::Report;
+use refresher_core::request::Request;
 
 /// Refresh Airflow Docker connections to Amazon ECR once, then exit.
 ///

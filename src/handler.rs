@@ -3,11 +3,11 @@
 
 pub use crate::app::{App, RunError};
 use crate::metrics;
-use crate::progress::Outcomes;
-use crate::report::{Report, StopReason};
-use crate::request::Payload;
 pub use crate::stop::DEADLINE_MARGIN;
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use refresher_core::report::Outcomes;
+use refresher_core::report::{Report, StopReason};
+use refresher_core::request::Payload;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl From<RunError> for Diagnostic {
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn a_refused_payload_of_any_shape_is_an_invalid_request() {
-        use crate::request::Payload;
+        use refresher_core::request::Payload;
         use serde_json::value::RawValue;
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         for text in [deep.as_str(), r#"{"dry_run": true, "dry_run": false}"#] {

@@ -1,42 +1,12 @@
-//! Keeps Apache Airflow's Docker connections to Amazon ECR logged in: one ECR token per
-//! region, written into each connection's secret in AWS Secrets Manager.
+//! The one entry of airflow-ecr-refresher, for Lambda and the command line: build the
+//! AWS adapters once (`app.rs`), run a request to completion or to the deadline
+//! (`stop.rs`), answer the Lambda runtime (`handler.rs`) or the shell (`cli.rs`), with the
+//! run's metrics (`metrics.rs`) and logs that never carry a secret (`logging.rs`). What a
+//! run does is the core's (`refresher-core`); how it reaches AWS is `refresher-aws`'s.
 
 pub mod app;
-pub mod apply;
-pub mod aws;
-pub mod aws_error;
-pub mod backend;
 pub mod cli;
-pub mod config;
-pub mod connection;
-pub mod destination;
-pub mod ecr;
-pub mod expiry;
-pub mod failure;
 pub mod handler;
-pub mod ids;
 pub mod logging;
-pub mod memory;
 pub mod metrics;
-pub mod naming;
-pub mod pace;
-pub mod parameters;
-pub mod partition;
-pub mod plan;
-pub mod progress;
-pub mod pull;
-pub mod refresh;
-pub mod registry;
-pub mod report;
-pub mod request;
-pub mod roles;
-pub mod schedule;
-mod sdk_error;
-pub mod secrets;
-mod ssm_retries;
 pub mod stop;
-pub mod store;
-pub mod strict_json;
-pub mod target;
-pub mod token;
-pub mod tokens;

@@ -14,7 +14,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
-const OWN_TARGET: &str = env!("CARGO_CRATE_NAME");
+/// This workspace's crates: the entry, the core and the AWS adapters.
+const OWN_TARGETS: &[&str] = &[env!("CARGO_CRATE_NAME"), "refresher_core", "refresher_aws"];
 /// `lambda_runtime` and `lambda_runtime_api_client`: they see the event and our answer,
 /// never an AWS service's.
 const RUNTIME_TARGET: &str = "lambda_runtime";
@@ -27,9 +28,11 @@ pub fn may_print(meta: &Metadata<'_>) -> bool {
 }
 
 fn is_own(target: &str) -> bool {
-    target
-        .strip_prefix(OWN_TARGET)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    OWN_TARGETS.iter().any(|own| {
+        target
+            .strip_prefix(own)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
 /// The configured level filter: Lambda's variable first, as `lambda_runtime` reads it.
@@ -84,6 +87,8 @@ mod tests {
         assert!(is_own("airflow_ecr_refresher"));
         assert!(is_own("airflow_ecr_refresher::refresh"));
         assert!(!is_own("airflow_ecr_refresher_evil"));
+        assert!(is_own("refresher_core::run") && is_own("refresher_aws::secrets_manager"));
+        assert!(!is_own("refresher_aws_evil") && !is_own("aws_sdk_secretsmanager"));
         assert!(!is_own("aws_smithy_runtime::client::orchestrator"));
     }
 

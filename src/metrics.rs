@@ -1,7 +1,7 @@
 //! CloudWatch metrics in the Embedded Metric Format: one JSON line on stdout per run, turned
 //! into metrics by Lambda's log pipeline with no API call and no extra permission.
 
-use crate::progress::Outcomes;
+use refresher_core::report::Outcomes;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,10 +68,10 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ecr::PullCheckError;
-    use crate::failure::TargetFailure;
-    use crate::progress::Unfinished;
-    use crate::report::{Action, Failed, Refreshed};
+    use refresher_core::failure::TargetFailure;
+    use refresher_core::login::PullCheckError;
+    use refresher_core::report::Unfinished;
+    use refresher_core::report::{Action, Failed, Refreshed};
 
     fn outcomes(refreshed: Vec<Refreshed>, failed: usize) -> Outcomes {
         let unfinished = (0..failed)

@@ -2,7 +2,7 @@
 //! (`SIGTERM` from Lambda's shutdown, a container runtime or a CI job's timeout; `SIGINT`
 //! from a terminal). Either way the caller still gets a report.
 
-use crate::report::StopReason;
+use refresher_core::report::StopReason;
 use std::future::Future;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};

@@ -7,13 +7,12 @@
 mod common;
 
 use airflow_ecr_refresher::app;
-use airflow_ecr_refresher::aws_error::ErrorKind;
-use airflow_ecr_refresher::ecr::EcrError;
-use airflow_ecr_refresher::failure::TargetFailure;
 use airflow_ecr_refresher::handler::{App, RunError};
-use airflow_ecr_refresher::tokens::TokenFailure;
 use common::mock::{assert_no_secret, invoke_captured};
 use lambda_runtime::Context;
+use refresher_core::aws_error::ErrorKind;
+use refresher_core::failure::TargetFailure;
+use refresher_core::login::LoginError;
 use serde_json::json;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ async fn app_at(endpoint: &str) -> App {
         .timeout_config(app::timeouts())
         .load()
         .await;
-    let settings = airflow_ecr_refresher::config::Settings::from_lookup(|k| {
+    let settings = refresher_core::config::Settings::from_lookup(|k| {
         (k == "CONNECTIONS").then(|| "a,b".into())
     });
     App::new(&sdk, settings).await
@@ -63,7 +62,7 @@ async fn a_refusing_endpoint_fails_before_the_deadline_naming_every_connection()
             assert_eq!(ids, ["a", "b"]);
             // The token call failed for want of an answer, not for a service error.
             let transport = |cause: &TargetFailure| match cause {
-                TargetFailure::Token(TokenFailure::Ecr(EcrError::Call { source, .. })) => {
+                TargetFailure::Login(LoginError::Call { source, .. }) => {
                     source.kind == ErrorKind::Transport
                 }
                 TargetFailure::Read(source) => source.kind == ErrorKind::Transport,

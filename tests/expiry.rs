@@ -9,14 +9,7 @@
 mod common;
 
 use airflow_ecr_refresher::app;
-use airflow_ecr_refresher::aws::{Aws, EcrTokens};
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::ecr::Ecr;
-use airflow_ecr_refresher::failure::TargetFailure;
 use airflow_ecr_refresher::handler::{App, RunError};
-use airflow_ecr_refresher::report::Report;
-use airflow_ecr_refresher::roles::Roles;
-use airflow_ecr_refresher::secrets::Secrets;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -31,6 +24,13 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::date_time::Format;
 use common::mock::*;
+use refresher_aws::ecr::Ecr;
+use refresher_aws::secrets_manager::Secrets;
+use refresher_aws::sts::Sts as StsAdapter;
+use refresher_aws::{Aws, AwsLogins};
+use refresher_core::config::Settings;
+use refresher_core::failure::TargetFailure;
+use refresher_core::report::Report;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -177,14 +177,11 @@ async fn app(store: &Store, sts: &Sts, schedule: Option<&str>, own: Option<Crede
         .http_client(sts.clone())
         .load()
         .await;
-    let mut ecr = Ecr::from_conf(ecr);
-    if let Some(own) = own {
-        ecr = ecr.with_own_credentials(SharedCredentialsProvider::new(own));
-    }
+    let ecr = Ecr::new(ecr, own.map(SharedCredentialsProvider::new));
     let aws = Aws {
-        tokens: Arc::new(EcrTokens {
+        logins: Arc::new(AwsLogins {
             ecr,
-            roles: Roles::new(&sts_config),
+            sts: StsAdapter::new(&sts_config),
         }),
         store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm))),
     };
@@ -212,7 +209,7 @@ fn fixtures() -> (Store, Sts) {
     (store(), Sts::default())
 }
 
-fn expiries(report: &[airflow_ecr_refresher::report::Refreshed]) -> Vec<(String, String)> {
+fn expiries(report: &[refresher_core::report::Refreshed]) -> Vec<(String, String)> {
     report
         .iter()
         .map(|r| (r.conn_id.clone(), r.expires_at.clone().unwrap_or_default()))

@@ -7,9 +7,9 @@
 mod common;
 
 use airflow_ecr_refresher::handler::RunError;
-use airflow_ecr_refresher::report::{Action, Report};
 use aws_smithy_mocks::mock;
 use common::mock::*;
+use refresher_core::report::{Action, Report};
 use serde_json::json;
 
 /// Runs `existing,new` (one update, one create) with `fault` on operation `op`; also

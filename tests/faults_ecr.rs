@@ -4,19 +4,20 @@
 // Test helpers: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use airflow_ecr_refresher::ecr::{Ecr, PullCheckError};
-use airflow_ecr_refresher::pull::ImageRef;
-use airflow_ecr_refresher::target::Region;
 use aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput;
 use aws_sdk_ecr::types::{Image, ImageFailure, ImageFailureCode, ImageIdentifier};
 use aws_smithy_mocks::{RuleMode, mock};
+use refresher_aws::ecr::Ecr;
+use refresher_core::login::PullCheckError;
+use refresher_core::pull::ImageRef;
+use refresher_core::target::Region;
 
 const MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 fn ecr(rule: &aws_smithy_mocks::Rule) -> Ecr {
     let client = aws_smithy_mocks::mock_client!(aws_sdk_ecr, RuleMode::MatchAny, [rule]);
-    Ecr::from_conf(client.config().clone())
+    Ecr::new(client.config().clone(), None)
 }
 
 fn image(reference: &str) -> ImageRef {

@@ -7,12 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use airflow_ecr_refresher::app;
-use airflow_ecr_refresher::parameters::Parameters;
-use airflow_ecr_refresher::store::{Store, Write};
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
 use aws_sdk_ssm::types::{ParameterMetadata, ParameterTier};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use refresher_aws::parameter_store::Parameters;
+use refresher_core::store::{Store, Write};
 use secrecy::SecretString;
 
 const NAME: &str = "/airflow/connections/ecr";

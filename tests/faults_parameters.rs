@@ -6,14 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use airflow_ecr_refresher::app;
-use airflow_ecr_refresher::aws_error::ErrorKind;
-use airflow_ecr_refresher::parameters::Parameters;
-use airflow_ecr_refresher::store::{Current, Store, Write};
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
 use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
 use aws_sdk_ssm::types::{Parameter, ParameterMetadata, ParameterType};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use refresher_aws::parameter_store::Parameters;
+use refresher_core::aws_error::ErrorKind;
+use refresher_core::store::{Current, Store, Write};
 use secrecy::SecretString;
 
 const NAME: &str = "/airflow/connections/ecr";
@@ -194,9 +194,9 @@ async fn a_batch_that_fails_as_a_whole_is_read_name_by_name() {
 
 #[tokio::test]
 async fn an_overwrite_tells_the_version_it_replaced_and_theirs_goes_back_as_it_was() {
-    use airflow_ecr_refresher::store::Replaced;
     use aws_sdk_ssm::operation::get_parameter_history::GetParameterHistoryOutput;
     use aws_sdk_ssm::types::{ParameterHistory, ParameterTier};
+    use refresher_core::store::Replaced;
     // PutParameter answers with the new version, one more than the last (API Reference,
     // PutParameter, Version): 5 after a read of 3 means someone wrote version 4 between.
     let key = mock!(aws_sdk_ssm::Client::describe_parameters).then_output(|| {

@@ -7,9 +7,9 @@
 
 mod common;
 
-use airflow_ecr_refresher::report::Action;
 use aws_smithy_mocks::mock;
 use common::mock::*;
+use refresher_core::report::Action;
 use serde_json::json;
 
 #[tokio::test]

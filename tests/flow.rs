@@ -7,17 +7,16 @@
 mod common;
 
 use airflow_ecr_refresher::app::{App, RunError};
-use airflow_ecr_refresher::aws::Aws;
-use airflow_ecr_refresher::aws_error::{AwsError, ErrorKind};
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::connection::ConnectionError;
-use airflow_ecr_refresher::ecr::PullCheckError;
-use airflow_ecr_refresher::failure::TargetFailure;
-use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens, Stored};
-use airflow_ecr_refresher::report::{Action, Report};
-use airflow_ecr_refresher::request::Request;
-use airflow_ecr_refresher::tokens::TokenFailure;
 use common::failures;
+use common::memory::{MemoryStore, MemoryTokens, Stored};
+use refresher_aws::Aws;
+use refresher_core::aws_error::{AwsError, ErrorKind};
+use refresher_core::config::Settings;
+use refresher_core::connection::ConnectionError;
+use refresher_core::failure::TargetFailure;
+use refresher_core::login::{LoginError, PullCheckError};
+use refresher_core::report::{Action, Report};
+use refresher_core::request::Request;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +34,7 @@ fn setup(per_second: usize) -> (Arc<MemoryStore>, Arc<MemoryTokens>) {
 
 fn app(store: &Arc<MemoryStore>, tokens: &Arc<MemoryTokens>) -> App {
     let aws = Aws {
-        tokens: tokens.clone(),
+        logins: tokens.clone(),
         store: store.clone(),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));
@@ -289,7 +288,7 @@ async fn pull_roles_are_assumed_once_and_each_check_asks_as_the_tokens_principal
         &failed[0],
         (id, TargetFailure::PullCheck { action: Action::Created, source: PullCheckError::Missing { .. } }) if id == "b"
     ));
-    assert!(matches!(&failed[1], (id, TargetFailure::Token(TokenFailure::Role(_))) if id == "d"));
+    assert!(matches!(&failed[1], (id, TargetFailure::Login(LoginError::Role { .. })) if id == "d"));
     assert_eq!(
         stored(&store, "p/b")["password"],
         PASSWORD,

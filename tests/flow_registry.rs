@@ -8,14 +8,14 @@
 mod common;
 
 use airflow_ecr_refresher::app::{App, RunError};
-use airflow_ecr_refresher::aws::Aws;
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::destination::HostConflict;
-use airflow_ecr_refresher::failure::TargetFailure;
-use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens};
-use airflow_ecr_refresher::report::Report;
-use airflow_ecr_refresher::request::Request;
 use common::failures;
+use common::memory::{MemoryStore, MemoryTokens};
+use refresher_aws::Aws;
+use refresher_core::config::Settings;
+use refresher_core::destination::HostConflict;
+use refresher_core::failure::TargetFailure;
+use refresher_core::report::Report;
+use refresher_core::request::Request;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ fn setup() -> (Arc<MemoryStore>, Arc<MemoryTokens>, App) {
     let store = Arc::new(MemoryStore::new(50, 65_536));
     let tokens = Arc::new(MemoryTokens::new("123456789012", PASSWORD));
     let aws = Aws {
-        tokens: tokens.clone(),
+        logins: tokens.clone(),
         store: store.clone(),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));

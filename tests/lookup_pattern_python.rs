@@ -6,8 +6,8 @@
 // Helpers outside #[test] fns state expectations too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use airflow_ecr_refresher::ids::ConnId;
-use airflow_ecr_refresher::naming::LookupPattern;
+use refresher_core::ids::ConnId;
+use refresher_core::naming::LookupPattern;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -6,13 +6,13 @@
 
 mod common;
 
-use airflow_ecr_refresher::connection::ConnectionError;
-use airflow_ecr_refresher::failure::TargetFailure;
 use airflow_ecr_refresher::handler::{App, RunError, handle};
-use airflow_ecr_refresher::report::{Action, Report};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
+use refresher_core::connection::ConnectionError;
+use refresher_core::failure::TargetFailure;
+use refresher_core::report::{Action, Report};
 use serde_json::{Value, json};
 
 const BACKEND: &str =

@@ -4,13 +4,11 @@
 // Test helpers: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::connection::{
-    DockerLogin, SecretFormat, airflow_view, render_new, update,
-};
-use airflow_ecr_refresher::request::Request;
-use airflow_ecr_refresher::token::decode_authorization_token;
 use proptest::prelude::*;
+use refresher_core::config::Settings;
+use refresher_core::connection::{SecretFormat, airflow_view, render_new, update};
+use refresher_core::login::Login;
+use refresher_core::request::Request;
 use serde_json::{Map, Value, json};
 
 /// 2,000 cases per property; `PROPTEST_CASES` overrides it (proptest's default config
@@ -92,13 +90,23 @@ fn json_connection() -> impl Strategy<Value = Map<String, Value>> {
 /// Keys that are the user's own, not Airflow's.
 const USER_KEYS: &[&str] = &["team", "owner", "note"];
 
+fn docker_login(host: &str, login: &str, password: &str) -> Login {
+    Login {
+        host: host.to_owned(),
+        username: login.to_owned(),
+        password: secrecy::SecretString::from(password.to_owned()),
+        expires: None,
+        principal: None,
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn rendered_values_read_back_exactly(host in host(), login in secret_text(), password in secret_text(), uri in any::<bool>()) {
         let format = if uri { SecretFormat::Uri } else { SecretFormat::Json };
-        let docker = DockerLogin { host: &host, login: &login, password: &password };
+        let docker = docker_login(&host, &login, &password);
         let value = render_new(format, &docker).expect("a new value always renders");
         let view = airflow_view(&value).unwrap();
         prop_assert_eq!(view.host.as_deref(), Some(host.as_str()));
@@ -124,7 +132,7 @@ proptest! {
             }
             existing.shift_insert(0, "conn_type".into(), json!("docker"));
         }
-        let docker = DockerLogin { host: &host, login: "AWS", password: &password };
+        let docker = docker_login(&host, "AWS", &password);
         let text = Value::Object(existing.clone()).to_string();
         let result = update(&text, &docker, managed);
         if docker_first {
@@ -166,7 +174,7 @@ proptest! {
         password in secret_text(),
     ) {
         let existing = format!("{scheme}://{userinfo}{old_host}{port}{tail}");
-        let docker = DockerLogin { host: &host, login: "AWS", password: &password };
+        let docker = docker_login(&host, "AWS", &password);
         let updated = update(&existing, &docker, false).unwrap();
         prop_assert!(updated.starts_with(&format!("{scheme}://AWS:")), "{}", updated);
         // The port is dropped: the registry address is the bare host.
@@ -177,7 +185,7 @@ proptest! {
 
     #[test]
     fn any_secret_text_is_updated_or_refused_never_a_panic(text in any::<String>(), managed in any::<bool>(), password in secret_text()) {
-        let docker = DockerLogin { host: "h.example.com", login: "AWS", password: &password };
+        let docker = docker_login("h.example.com", "AWS", &password);
         if let Ok(updated) = update(&text, &docker, managed) {
             let view = airflow_view(&updated).unwrap();
             prop_assert_eq!(view.password.as_deref(), Some(password.as_str()));
@@ -201,7 +209,7 @@ proptest! {
 
     #[test]
     fn any_token_decodes_or_is_refused_without_echoing_it(token in any::<String>()) {
-        if let Err(e) = decode_authorization_token(&token) {
+        if let Err(e) = Login::from_authorization(&token, "https://1.dkr.ecr.us-east-1.amazonaws.com", None, None) {
             prop_assert!(token.len() < 4 || !e.to_string().contains(&token));
         }
     }

@@ -8,15 +8,15 @@
 mod common;
 
 use airflow_ecr_refresher::app::{App, RunError};
-use airflow_ecr_refresher::aws::Aws;
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::connection::ConnectionError;
-use airflow_ecr_refresher::failure::TargetFailure;
-use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens, Stored};
-use airflow_ecr_refresher::report::{Action, Report};
-use airflow_ecr_refresher::request::Request;
-use airflow_ecr_refresher::store::ReadQuota;
 use common::failures;
+use common::memory::{MemoryStore, MemoryTokens, Stored};
+use refresher_aws::Aws;
+use refresher_aws::batch::ReadQuota;
+use refresher_core::config::Settings;
+use refresher_core::connection::ConnectionError;
+use refresher_core::failure::TargetFailure;
+use refresher_core::report::{Action, Report};
+use refresher_core::request::Request;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ const POSTGRES: &str = "postgresql://app:pw@db.example.com:5432/app";
 
 fn app(store: &Arc<MemoryStore>) -> App {
     let aws = Aws {
-        tokens: Arc::new(MemoryTokens::new("123456789012", PASSWORD)),
+        logins: Arc::new(MemoryTokens::new("123456789012", PASSWORD)),
         store: store.clone(),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));

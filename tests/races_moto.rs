@@ -8,19 +8,17 @@
 mod common;
 
 use airflow_ecr_refresher::app::App;
-use airflow_ecr_refresher::aws::{Aws, EcrTokens};
-use airflow_ecr_refresher::connection::ConnectionError;
-use airflow_ecr_refresher::ecr::Ecr;
-use airflow_ecr_refresher::failure::TargetFailure;
-use airflow_ecr_refresher::parameters::Parameters;
-use airflow_ecr_refresher::report::Action;
-use airflow_ecr_refresher::request::Request;
-use airflow_ecr_refresher::roles::Roles;
-use airflow_ecr_refresher::secrets::Secrets;
-use airflow_ecr_refresher::store::Store;
 use aws_sdk_ssm::types::ParameterType;
 use common::intercepted::{Hook, Intercepted};
 use common::*;
+use refresher_aws::parameter_store::Parameters;
+use refresher_aws::secrets_manager::Secrets;
+use refresher_aws::{Aws, AwsLogins};
+use refresher_core::connection::ConnectionError;
+use refresher_core::failure::TargetFailure;
+use refresher_core::report::Action;
+use refresher_core::request::Request;
+use refresher_core::store::Store;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -33,10 +31,7 @@ const BACKEND: &str =
 async fn app(store: Arc<dyn Store>, hook: Hook, vars: &[(&str, &str)]) -> App {
     let sdk = sdk().await;
     let aws = Aws {
-        tokens: Arc::new(EcrTokens {
-            ecr: Ecr::new(&sdk),
-            roles: Roles::new(&sdk),
-        }),
+        logins: Arc::new(AwsLogins::new(&sdk)),
         store: Arc::new(Intercepted::once(store, hook)),
     };
     App::with_aws(aws, Ok(settings(vars)), Some("us-east-1".into()))

@@ -5,18 +5,18 @@
 
 mod common;
 
-use airflow_ecr_refresher::connection::airflow_view;
 use airflow_ecr_refresher::handler::{RunError, handle};
-use airflow_ecr_refresher::report::Action;
-use airflow_ecr_refresher::store::Write;
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
+use refresher_core::connection::airflow_view;
+use refresher_core::report::Action;
+use refresher_core::store::Write;
 use serde_json::{Value, json};
 
 async fn invoke(
     app: &airflow_ecr_refresher::handler::App,
     event: Value,
-) -> Result<airflow_ecr_refresher::report::Report, RunError> {
+) -> Result<refresher_core::report::Report, RunError> {
     handle(app, LambdaEvent::new(event, Context::default())).await
 }
 

@@ -7,16 +7,16 @@
 
 mod common;
 
-use airflow_ecr_refresher::aws::Aws;
-use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::handler::{self, App, RunError};
-use airflow_ecr_refresher::memory::{MemoryStore, MemoryTokens};
 use airflow_ecr_refresher::metrics;
-use airflow_ecr_refresher::report::StopReason;
 use common::binary;
 use common::fake_aws::{FakeAws, KEYS, start_lambda};
 use common::intercepted::Intercepted;
+use common::memory::{MemoryStore, MemoryTokens};
 use common::mock_app::invoke_captured;
+use refresher_aws::Aws;
+use refresher_core::config::Settings;
+use refresher_core::report::StopReason;
 use serde_json::json;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
     let memory = Arc::new(MemoryStore::new(50, 65_536));
     let aws = Aws {
-        tokens: Arc::new(MemoryTokens::new("123456789012", "pw")),
+        logins: Arc::new(MemoryTokens::new("123456789012", "pw")),
         store: Arc::new(Intercepted::hanging(memory.clone(), "p/b")),
     };
     let settings = Settings::from_lookup(|k| match k {

@@ -2,9 +2,9 @@
 //! run's re-read and its write (the window no store can close), or a write that never
 //! answers.
 
-use airflow_ecr_refresher::aws_error::AwsError;
-use airflow_ecr_refresher::store::{Current, Landed, Store, Write};
 use futures::future::BoxFuture;
+use refresher_core::aws_error::AwsError;
+use refresher_core::store::{Current, Landed, Store, Write};
 use std::sync::{Arc, Mutex};
 
 /// Another writer's write, run once.

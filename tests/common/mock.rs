@@ -3,7 +3,6 @@
 //! are for the faults moto cannot make.
 
 use airflow_ecr_refresher::handler::RunError;
-use airflow_ecr_refresher::report::Report;
 use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
 use aws_sdk_ecr::types::AuthorizationData;
 use aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueOutput;
@@ -15,6 +14,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::{Blob, DateTime};
 use base64::Engine;
+use refresher_core::report::Report;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

@@ -2,13 +2,7 @@
 
 use super::mock::{PASSWORD, token};
 use airflow_ecr_refresher::app;
-use airflow_ecr_refresher::aws::{Aws, EcrTokens};
-use airflow_ecr_refresher::config::Settings;
-use airflow_ecr_refresher::ecr::Ecr;
 use airflow_ecr_refresher::handler::{self, App, RunError};
-use airflow_ecr_refresher::report::Report;
-use airflow_ecr_refresher::roles::Roles;
-use airflow_ecr_refresher::secrets::Secrets;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -16,6 +10,12 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use lambda_runtime::{Context, LambdaEvent};
+use refresher_aws::ecr::Ecr;
+use refresher_aws::secrets_manager::Secrets;
+use refresher_aws::sts::Sts;
+use refresher_aws::{Aws, AwsLogins};
+use refresher_core::config::Settings;
+use refresher_core::report::Report;
 use serde_json::Value;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -81,9 +81,10 @@ pub fn app_sent(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str, sent
         .interceptor(sent.clone())
         .build();
     let aws = Aws {
-        tokens: Arc::new(EcrTokens {
-            ecr: Ecr::from_conf(ecr),
-            roles: Roles::none(),
+        logins: Arc::new(AwsLogins {
+            ecr: Ecr::new(ecr, None),
+            // No pull role in these runs: nothing is ever assumed.
+            sts: Sts::new(&aws_config::SdkConfig::builder().build()),
         }),
         store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm))),
     };

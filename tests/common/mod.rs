@@ -7,13 +7,14 @@
 pub mod binary;
 pub mod fake_aws;
 pub mod intercepted;
+pub mod memory;
 pub mod mock;
 pub mod mock_app;
 
-use airflow_ecr_refresher::config::Settings;
 use airflow_ecr_refresher::handler::App;
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
+use refresher_core::config::Settings;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -105,7 +106,7 @@ pub fn json(value: &str) -> serde_json::Value {
 /// Each failed connection of a run and its typed cause, in configured order.
 pub fn failures(
     err: &airflow_ecr_refresher::app::RunError,
-) -> Vec<(String, airflow_ecr_refresher::failure::TargetFailure)> {
+) -> Vec<(String, refresher_core::failure::TargetFailure)> {
     match err {
         airflow_ecr_refresher::app::RunError::Refresh(e) => e
             .failed

@@ -1,0 +1,139 @@
+//! The AWS adapters behind the core's traits: ECR and STS for `Logins`, Secrets Manager
+//! and Parameter Store for `Store`, built once per process from one `SdkConfig` and shared
+//! by every invocation. Errors leave here as the core's `AwsError`, never with a response
+//! body (`sdk_error.rs`).
+
+pub mod batch;
+pub mod ecr;
+pub mod parameter_store;
+pub mod sdk_error;
+pub mod secrets_manager;
+mod ssm_retries;
+pub mod sts;
+
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use ecr::Ecr;
+use futures::future::BoxFuture;
+use parameter_store::Parameters;
+use refresher_core::config::backend::{AirflowBackend, StoreKind};
+use refresher_core::ids::Region;
+use refresher_core::login::{Login, LoginError, Logins, PullCheckError, RoleCredentials};
+use refresher_core::pull::{ImageRef, RoleArn};
+use refresher_core::store::Store;
+use secrets_manager::Secrets;
+use std::sync::Arc;
+use sts::Sts;
+
+/// Where a run gets logins and keeps connections.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub logins: Arc<dyn Logins>,
+    pub store: Arc<dyn Store>,
+}
+
+impl Aws {
+    /// The store is the one Airflow's backend reads, where it reads: its `region_name`,
+    /// and as its `role_arn`.
+    pub async fn new(sdk: &SdkConfig, backend: Option<&AirflowBackend>) -> Self {
+        let mut config = sdk.to_builder();
+        if let Some(region) = backend.and_then(|b| b.region.as_ref()) {
+            config.set_region(Some(aws_config::Region::new(region.as_str().to_owned())));
+        }
+        if let Some(role) = backend.and_then(|b| b.role_arn.as_ref()) {
+            // The client's identity cache keeps the assumed credentials until they near
+            // expiry: one AssumeRole for a run, however many values it writes.
+            let provider = AssumeRoleProvider::builder(role.as_str())
+                .session_name(sts::session_name(
+                    std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+                ))
+                .configure(sdk)
+                .build()
+                .await;
+            config.set_credentials_provider(Some(SharedCredentialsProvider::new(provider)));
+        }
+        let config = config.build();
+        let store: Arc<dyn Store> = match backend.map_or(StoreKind::SecretsManager, |b| b.store) {
+            StoreKind::SecretsManager => {
+                Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::new(&config)))
+            }
+            StoreKind::ParameterStore => {
+                Arc::new(Parameters::new(aws_sdk_ssm::Client::new(&config)))
+            }
+        };
+        Self {
+            logins: Arc::new(AwsLogins::new(sdk)),
+            store,
+        }
+    }
+}
+
+/// Whether the SDK finds credentials, checked before any call: one line saying where it
+/// looked, or why they could not be loaded.
+pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), String> {
+    let Some(provider) = sdk.credentials_provider() else {
+        return Ok(());
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(
+            "no AWS credentials found: the SDK looked in AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, the AWS_PROFILE profile in ~/.aws/config and \
+             ~/.aws/credentials, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS \
+             container endpoint and EC2 instance metadata; under Lambda they come from \
+             the function's role"
+                .into(),
+        ),
+        // Never `e`'s sources as they are: they may hold a provider's raw answer.
+        Err(e) => Err(format!(
+            "AWS credentials could not be loaded: {}",
+            sdk_error::credentials_error(&e)
+        )),
+    }
+}
+
+/// Logins from Amazon ECR, pull roles from AWS STS.
+#[derive(Debug, Clone)]
+pub struct AwsLogins {
+    pub ecr: Ecr,
+    pub sts: Sts,
+}
+
+impl AwsLogins {
+    /// Both signing as the function's own credentials from `sdk`.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            ecr: Ecr::new(aws_sdk_ecr::Config::from(sdk), sdk.credentials_provider()),
+            sts: Sts::new(sdk),
+        }
+    }
+}
+
+impl Logins for AwsLogins {
+    fn assume<'a>(
+        &'a self,
+        role: &'a RoleArn,
+    ) -> BoxFuture<'a, Result<RoleCredentials, LoginError>> {
+        Box::pin(self.sts.assume(role))
+    }
+
+    fn login<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+    ) -> BoxFuture<'a, Result<Login, LoginError>> {
+        Box::pin(self.ecr.login(region, as_role))
+    }
+
+    fn check_pull<'a>(
+        &'a self,
+        region: &'a Region,
+        as_role: Option<&'a RoleCredentials>,
+        registry_id: &'a str,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<(), PullCheckError>> {
+        Box::pin(self.ecr.check_pull(region, as_role, registry_id, image))
+    }
+}

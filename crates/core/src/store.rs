@@ -1,0 +1,126 @@
+//! The one seam between a run and where Airflow's connections live: read many, tell a
+//! handed-over value from someone else's, create, update, and put another writer's value
+//! back. AWS Secrets Manager (`secrets.rs`) and Parameter Store (`parameters.rs`)
+//! implement it (crates/aws), an in-memory one serves the flow tests (tests/common/memory);
+//! another backend is one more file. Nothing here knows an SDK type.
+
+use crate::aws_error::AwsError;
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+
+/// A value's current state, as far as a refresh cares.
+#[derive(Debug, Clone)]
+pub enum Current {
+    /// Nothing to read: no such name, or a secret created without a value.
+    Missing,
+    Text {
+        value: SecretString,
+        version_id: String,
+    },
+    /// Binary: Airflow never reads it, and we will not overwrite it.
+    Binary,
+    /// A Parameter Store `String` or `StringList`: Airflow reads it, but a password written
+    /// there would be stored unencrypted, so it is left alone. Its value is kept to tell
+    /// whose it is (a mistyped conn id naming someone's database login is no Docker one).
+    Unencrypted {
+        /// The parameter type, named.
+        kind: String,
+        value: Option<SecretString>,
+    },
+}
+
+impl Current {
+    /// The version a write on top of this value replaces, if it has one.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            Self::Text { version_id, .. } => Some(version_id),
+            _ => None,
+        }
+    }
+
+    /// Whether two reads found the same thing: the same version, or the same valueless state.
+    pub fn same_as(&self, other: &Current) -> bool {
+        match (self, other) {
+            (Self::Text { version_id: a, .. }, Self::Text { version_id: b, .. }) => a == b,
+            (Self::Unencrypted { kind: a, value: x }, Self::Unencrypted { kind: b, value: y }) => {
+                let text =
+                    |v: &Option<SecretString>| v.as_ref().map(|v| v.expose_secret().to_owned());
+                a == b && text(x) == text(y)
+            }
+            (Self::Missing, Self::Missing) | (Self::Binary, Self::Binary) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What to write and how to make the write idempotent.
+#[derive(Debug)]
+pub struct Write<'a> {
+    pub name: &'a str,
+    pub value: &'a SecretString,
+    /// The same token for the same write: a retry never makes a second version.
+    pub request_token: &'a str,
+}
+
+/// What an update replaced. Neither store has a conditional write, so the writer compares
+/// this with the version it read to catch another writer who got in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// The name had no value.
+    Nothing,
+    /// This version.
+    Version(String),
+    /// Another write already followed this one and is current, so what this one replaced
+    /// can no longer be told (Secrets Manager keeps only the labels of the last two).
+    Superseded,
+    /// The write landed, but asking what it replaced failed.
+    Unchecked(AwsError),
+}
+
+/// An update that landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    /// The version the write made.
+    pub version: String,
+    pub replaced: Replaced,
+}
+
+pub trait Store: std::fmt::Debug + Send + Sync {
+    /// One result per name, in the order asked, in calls paced under the store's read quota.
+    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>>;
+
+    /// One name again, just before its write: the cheapest single read the store has.
+    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>>;
+
+    /// Whether the value carries this function's `managed-by` tag.
+    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>>;
+
+    /// Creates a new value (tagged, with the KMS key if given); `ErrorKind::Exists` when the
+    /// name is taken.
+    fn create<'a>(
+        &'a self,
+        write: &'a Write<'a>,
+        kms_key_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
+
+    /// A new version of an existing value, and the version it replaced.
+    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>>;
+
+    /// Makes version `theirs` the current value again in place of `ours`, which replaced
+    /// it. Nothing to do, and `Ok`, when `ours` is no longer current: a later write is.
+    fn restore<'a>(
+        &'a self,
+        name: &'a str,
+        theirs: &'a str,
+        ours: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
+
+    /// Writes a second the service takes per account and region: a run paces under it.
+    fn writes_per_second(&self) -> usize;
+
+    /// The largest value it stores, in bytes.
+    fn value_limit(&self) -> usize;
+}
+
+/// The tag that marks values this function created, or that a user handed over to it.
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "airflow-ecr-refresher");
