@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python venvs the tests and checks run in, cached between runs.
 #
-#   scripts/bootstrap.sh [tools|airflow3|airflow2|airflow2_mwaa_oldest|lint|checkov ...]
+#   scripts/bootstrap.sh [tools|airflow3|airflow2|airflow2_mwaa_oldest|lint|checkov|docs ...]
 #                        (default: tools airflow3 airflow2 airflow2_mwaa_oldest, what the
 #                        test suites need)
 #
@@ -9,7 +9,7 @@
 # the amazon and docker providers (the last: the oldest Airflow 2 line Amazon MWAA still
 # offers, with MWAA's pins; see its requirements file); lint: sam, cfn-lint, cargo-lambda
 # (scripts/lint-template.sh, scripts/sam-build.sh); checkov, alone because its pins clash
-# with the others.
+# with the others; docs: lychee, the link checker (scripts/check-links.sh).
 # Each one is built from tests/requirements/<name>.txt and lives in $AER_CACHE/venv/<name>-<hash>, where the hash covers its
 # requirements file and the interpreter version, so editing the file builds a
 # fresh venv (and removes the stale one) while an unchanged one is reused as is.
@@ -18,7 +18,7 @@
 #
 # On success prints one line: the path of an env file to source, which puts the
 # tools venv on PATH and sets AIRFLOW3_PYTHON / AIRFLOW2_PYTHON /
-# AIRFLOW2_MWAA_OLDEST_PYTHON, AER_LINT_VENV and AER_CHECKOV_VENV. Progress goes to
+# AIRFLOW2_MWAA_OLDEST_PYTHON, AER_LINT_VENV, AER_CHECKOV_VENV and AER_DOCS_VENV. Progress goes to
 # stderr and only when something is installed. Any failure exits non-zero.
 set -euo pipefail
 
@@ -30,7 +30,7 @@ export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$cache/pip}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 mkdir -p "$cache/venv"
 
-all=(tools airflow3 airflow2 airflow2_mwaa_oldest lint checkov)
+all=(tools airflow3 airflow2 airflow2_mwaa_oldest lint checkov docs)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(tools airflow3 airflow2 airflow2_mwaa_oldest)
 
@@ -63,6 +63,7 @@ print("airflow", airflow.__version__)' ;;
       PATH="$dir/bin:$PATH" cargo lambda --version
       "$dir/bin/python" -c 'import pytest, yaml, botocore' ;;
     checkov-*) "$dir/bin/checkov" --version ;;
+    docs-*) "$dir/bin/lychee" --version ;;
   esac
 }
 
@@ -125,6 +126,7 @@ export AIRFLOW2_PYTHON="$(venv_dir airflow2)/bin/python"
 export AIRFLOW2_MWAA_OLDEST_PYTHON="$(venv_dir airflow2_mwaa_oldest)/bin/python"
 export AER_LINT_VENV="$(venv_dir lint)"
 export AER_CHECKOV_VENV="$(venv_dir checkov)"
+export AER_DOCS_VENV="$(venv_dir docs)"
 ENV
 mv "$tmp" "$env_file"
 echo "$env_file"

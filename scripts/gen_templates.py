@@ -110,7 +110,7 @@ def prebuilt() -> str:
     return dump(doc, (
         "# GENERATED from template.yaml by scripts/gen_templates.py: edit template.yaml, then run\n"
         "# `scripts/gen_templates.py` (scripts/lint-template.sh fails when this file is stale).\n"
-        "# Deploys a prebuilt release zip from S3, with no Rust: see README.md, 'Deploy without Rust'.\n"
+        "# Deploys a prebuilt release zip from S3, with no Rust: see docs/deploy.md, section 'Deploy without Rust'.\n"
     ))
 
 

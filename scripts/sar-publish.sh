@@ -5,8 +5,8 @@
 #   scripts/sar-publish.sh ZIP BUCKET [--no-publish]
 #
 # ZIP is the release's arm64 zip (scripts/release.sh); BUCKET an S3 bucket in the
-# publishing region that the Serverless Application Repository may read (see README.md,
-# 'Publish a release'). Steps:
+# publishing region that the Serverless Application Repository may read (see
+# docs/development.md, section 'Publish a release'). Steps:
 #   1. scripts/gen_templates.py --sar: template.yaml with its code = ZIP
 #   2. sam package: uploads ZIP as it is, README.md and the license, and rewrites the
 #      template to point at them

@@ -2,8 +2,9 @@
 # `make test`: every test, on a fresh machine or a warm one.
 #
 # Installs (or reuses) the Python venvs: tools (moto, cargo-lambda, pytest), Airflow 3,
-# Airflow 2.10, the oldest Airflow 2 line Amazon MWAA still offers (2.7.2) and the template
-# linters. Then: lints; with one moto server on 127.0.0.1 the Rust unit, integration, fault
+# Airflow 2.10, the oldest Airflow 2 line Amazon MWAA still offers (2.7.2), the template
+# linters and lychee (links). Then: the links in README.md and docs/ (scripts/check-links.sh); lints;
+# with one moto server on 127.0.0.1 the Rust unit, integration, fault
 # and property tests and the Python suites (Airflow contract tests through cargo-lambda's
 # emulator, request counts, the test proxy); the
 # template checks (template.yaml and the generated template-prebuilt.yaml, the release
@@ -34,6 +35,7 @@ bootstrap() {
 }
 
 stage "bootstrap venvs" bootstrap
+stage "links in README and docs/" scripts/check-links.sh
 stage "cargo fmt --check" cargo fmt --all -- --check
 unused_dependencies() {
   # Pinned, installed once per machine into ~/.cargo/bin.
@@ -44,7 +46,7 @@ unused_dependencies() {
 stage "cargo clippy -D warnings" cargo clippy --all-targets --all-features --locked -- -D warnings
 stage "unused dependencies" unused_dependencies
 stage "rust + python tests (moto)" scripts/with-moto.sh bash -c \
-  'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py tests/test_release_scripts.py'
+  'cargo test --locked --all-targets --features local-aws-tests && pytest tests/support tests/contract tests/test_request_counts.py tests/test_pull_rights.py tests/test_backend_kwargs.py tests/test_references.py tests/test_links.py tests/test_release_scripts.py'
 # The build that `sam build` made, zipped as scripts/release.sh zips, then sam package
 # into a bucket of moto's S3 and the checks before sam publish.
 sar_package() {

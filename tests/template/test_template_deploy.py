@@ -9,7 +9,15 @@ import tomllib
 from check_iam import ROOT
 from template_rendering import DOC, sam_transformed
 
-README = (ROOT / "README.md").read_text()
+# Every page a deployer may follow: the README's quickstart and docs/.
+DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
+def section(page: str, heading: str) -> str:
+    """The body of `heading` (a line such as "## Deploy") in docs/<page>, up to the next heading of its level."""
+    text = (ROOT / "docs" / page).read_text()
+    level = heading.split(" ", 1)[0]
+    return text.split(f"\n{heading}\n", 1)[1].split(f"\n{level} ", 1)[0]
 
 # AWS Serverless Application Repository developer guide, "Application Capabilities: IAM Roles,
 # Resource Policies, and Nested Applications": the resource types that need each capability.
@@ -37,8 +45,8 @@ def sar_capabilities() -> set[str]:
 
 
 def commands(start: str) -> list[str]:
-    """Each shell command in README.md that starts with `start`, its continuation lines joined."""
-    return [m.group(0).replace("\\\n", " ") for m in re.finditer(re.escape(start) + r"(?:[^\n]*\\\n)*[^\n]*", README)]
+    """Each shell command in README.md and docs/ that starts with `start`, its continuation lines joined."""
+    return [m.group(0).replace("\\\n", " ") for m in re.finditer(re.escape(start) + r"(?:[^\n]*\\\n)*[^\n]*", DOCS)]
 
 
 def capabilities(command: str) -> set[str]:
@@ -66,7 +74,7 @@ def test_a_failed_scheduled_run_is_not_retried() -> None:
 
 
 def test_the_readme_says_a_failed_run_is_not_retried() -> None:
-    alarms = README.split("### The alarms, and what to do when one fires\n", 1)[1].split("\n### ", 1)[0]
+    alarms = section("operations.md", "## The alarms, and what to do when one fires")
     assert "retried a failed scheduled run twice" not in alarms
     assert "not retried" in alarms and "MaximumRetryAttempts" in alarms
 
@@ -83,11 +91,10 @@ def test_the_schedule_makes_a_resource_policy() -> None:
 def test_the_serverless_application_repository_route_acknowledges_every_capability() -> None:
     (command,) = commands("aws serverlessrepo create-cloud-formation-change-set")
     assert capabilities(command) == sar_capabilities()
-    section = README.split("#### From the AWS Serverless Application Repository\n", 1)[1].split("\n#### ", 1)[0]
-    section = " ".join(section.split())
+    sar = " ".join(section("deploy.md", "### From the AWS Serverless Application Repository").split())
     # The console hides such applications from its search unless this box is ticked.
-    assert "Show apps that create custom IAM roles or resource policies" in section
-    assert "resource policies" in section
+    assert "Show apps that create custom IAM roles or resource policies" in sar
+    assert "resource policies" in sar
 
 
 def test_cloudformation_routes_pass_only_capabilities_cloudformation_takes() -> None:
@@ -104,7 +111,7 @@ def test_cloudformation_routes_pass_only_capabilities_cloudformation_takes() -> 
 
 
 def test_the_mwaa_role_is_told_it_needs_kms_decrypt_for_a_customer_managed_key() -> None:
-    side = " ".join(README.split("## The Airflow side\n", 1)[1].split("\n## ", 1)[0].split())
+    side = " ".join((ROOT / "docs" / "airflow.md").read_text().split())
     mwaa = side[side.index("The MWAA execution role needs"):side.index("Self-managed")]
     assert "secretsmanager:GetSecretValue" in mwaa and "ssm:GetParameter" in mwaa
     assert "Either way, when the secrets or parameters use a customer managed KMS key" in mwaa

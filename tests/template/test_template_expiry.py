@@ -51,6 +51,7 @@ def test_the_expiry_alarm_fires_when_a_login_would_not_outlast_the_next_run() ->
     # One datapoint a run: the state holds until the next run; missed runs are the StaleAlarm's.
     assert alarm["TreatMissingData"] == "ignore"
     assert alarm["AlarmActions"] == [TOPIC] and alarm["OKActions"] == [TOPIC]
-    assert "README.md, section 'The alarms, and what to do when one fires'" in alarm["AlarmDescription"]
+    assert "docs/operations.md, section 'The alarms, and what to do when one fires'" in " ".join(
+        alarm["AlarmDescription"].split())
     quiet = rendered(Connections="docker_ecr").resources()["ExpiryAlarm"]["Properties"]
     assert "AlarmActions" not in quiet

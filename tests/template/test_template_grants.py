@@ -87,14 +87,13 @@ def test_empty_prefix_is_refused() -> None:
 
 def test_the_refusal_of_an_empty_prefix_points_to_where_to_write_your_own_policy() -> None:
     constraint = PARAMS["ConnectionsPrefix"]["ConstraintDescription"]
-    section = re.search(r"README\.md, section '([^']+)'", constraint)
-    assert section, constraint
-    readme = (ROOT / "README.md").read_text()
-    assert f"### {section.group(1)}\n" in readme
+    cited = re.search(r"(docs/[\w-]+\.md), section '([^']+)'", " ".join(constraint.split()))
+    assert cited and cited.group(2) == "Without a prefix", constraint
+    page = (ROOT / cited.group(1)).read_text()
+    assert f"\n## {cited.group(2)}\n" in page
     # ...and that section tells how, for an empty prefix.
-    body = readme.split(f"### {section.group(1)}\n", 1)[1].split("\n### ", 1)[0]
-    assert "'Without a prefix'" in constraint and "\n#### Without a prefix\n" in body
-    assert "empty `ConnectionsPrefix`" in body.split("#### Without a prefix\n", 1)[1].split("\n####", 1)[0]
+    body = page.split(f"\n## {cited.group(2)}\n", 1)[1].split("\n## ", 1)[0]
+    assert "empty `ConnectionsPrefix`" in body
 
 
 def test_every_accepted_prefix_and_separator_grant_exactly_the_names_the_code_builds() -> None:

@@ -90,8 +90,8 @@ def test_the_default_pull_rights_and_who_gets_them_are_said_plainly() -> None:
     description = " ".join(PARAMS["PullRepositoryArns"]["Description"].split())
     assert "every repository of this account in every region" in description
     assert "anyone who can read a connection" in description
-    readme = (ROOT / "README.md").read_text()
-    section = " ".join(readme.split("### Who can pull with the token\n", 1)[1].split("\n### ", 1)[0].split())
+    configuration = (ROOT / "docs" / "configuration.md").read_text()
+    section = " ".join(configuration.split("\n## Who can pull with the token\n", 1)[1].split("\n## ", 1)[0].split())
     for said in ("every repository of this account in every region", "AmazonEC2ContainerRegistryReadOnly",
                  "anyone who can read the connection", "To narrow it, list in `PullRepositoryArns`",
                  "refuses `PullThroughCache=true` without `PullRepositoryArns`"):

@@ -1,4 +1,4 @@
-"""Checks of the publishing role README.md documents for .github/workflows/release.yml: its trust
+"""Checks of the publishing role docs/development.md documents for .github/workflows/release.yml: its trust
 policy takes only this repository's protected environment on a release tag, with the
 audience configure-aws-credentials asks for, and its policy holds exactly what the publish
 job calls."""
@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
+DEVELOPMENT = (ROOT / "docs" / "development.md").read_text()
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
 # What the publish job calls with the role: `sam package` (PutObject; HeadObject, authorized as
 # GetObject, to skip an upload already there), scripts/sar-publish.sh (GetObject of the
@@ -23,7 +23,7 @@ USED = {"s3:PutObject", "s3:GetObject", "serverlessrepo:CreateApplication", "ser
 
 
 def policies() -> list[dict]:
-    section = README.split("### Publish a release\n", 1)[1].split("\n## ", 1)[0]
+    section = DEVELOPMENT.split("\n## Publish a release\n", 1)[1].split("\n## ", 1)[0]
     return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
 
 
