@@ -1,8 +1,8 @@
 """The template as CloudFormation deploys it with given parameter values, for scripts/check_iam.py
-and tests/template: SAM's own translator runs the transform (offline), then cloud-radar renders
-the result (parameter values checked against AllowedValues and AllowedPattern, Conditions,
-Ref, Fn::If/Sub/Join/Split/Select, pseudo parameters). Only the Rules, which neither evaluates,
-are evaluated here."""
+and tests/template: cloud-radar renders it (parameter values checked against AllowedValues and
+AllowedPattern, Conditions, Ref, Fn::If/Sub/Join/Split/Select, pseudo parameters), after SAM's
+own translator ran the transform (offline) where the tests need what SAM generates. Only the
+Rules, which neither evaluates, are evaluated here."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ class _NoHooks:
 
 
 class Rendering(Template):
-    """A transformed template rendered with `values`, in PSEUDO's partition, account and region.
+    """A template rendered with `values`, in PSEUDO's partition, account and region: transformed,
+    or without the Outputs that Ref what the transform makes (cloud-radar stops at such a Ref).
     Raises ValueError for a value the template refuses (AllowedValues, AllowedPattern, lengths,
-    an unknown parameter). A required parameter not given is "<Name>": nothing checked uses it."""
+    an unknown parameter). A required parameter not given is "<Name>": nothing checked uses it
+    (Connections; CodeS3Bucket and CodeS3Key of template-prebuilt.yaml)."""
 
     AccountId = PSEUDO["AWS::AccountId"]
     Partition = PSEUDO["AWS::Partition"]
@@ -57,14 +59,18 @@ class Rendering(Template):
     NoValue = NO_VALUE
     Hooks = _NoHooks()
 
-    def __init__(self, transformed: dict[str, Any], values: dict[str, str]):
+    def __init__(self, template: dict[str, Any], values: dict[str, str]):
         # Template.render's steps, less its YAML dump and load of the template (a copy), which
         # took 90% of a rendering's time.
         super().__init__({})
-        self.template = json.loads(json.dumps(transformed))
+        self.template = json.loads(json.dumps(template))
         # Fn::Contains is a Rules function only, which cloud-radar does not list.
         self.allowed_functions = {**self.allowed_functions, "Fn::Contains": lambda _t, v: v[1] in v[0]}
-        required = {n: f"<{n}>" for n, spec in transformed.get("Parameters", {}).items() if "Default" not in spec}
+        # A required parameter not given gets a placeholder, checked against nothing.
+        specs = self.template.get("Parameters", {})
+        required = {n: f"<{n}>" for n, spec in specs.items() if "Default" not in spec and n not in values}
+        for n in required:
+            specs[n] = {"Type": "String"}
         self.set_parameters({**required, **values})
         self.template.setdefault("Metadata", {})["Cloud-Radar"] = {"Region": PSEUDO["AWS::Region"]}  # where Ref reads it
         for step in (self.render_all_sections, self.remove_conditional_resources, self.remove_novalue_properties):

@@ -140,10 +140,10 @@ def condition_key_problems(where: str, action: str, condition: Any) -> list[str]
             for k in sorted(keys) if (not k.startswith("aws:") or k.startswith(_TAG_KEYS)) and catalogue_key(k) not in known]
 
 
-def scenario_problems(transformed: dict[str, Any], needs: dict[str, Need], scenario: Scenario) -> tuple[list[str], list[str]]:
-    """(problems, granted actions) of the template (after the SAM transform) rendered for `scenario`."""
+def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario: Scenario) -> tuple[list[str], list[str]]:
+    """(problems, granted actions) of the template rendered for `scenario`."""
     try:
-        r = Rendering(transformed, scenario.values)
+        r = Rendering(template, scenario.values)
     except Exception as e:  # noqa: BLE001 (cloud-radar raises ValueError for a refused value, others for what it cannot render)
         return [f"cannot render: {e}"], []
     problems = [f"refused by Rules: {f}" for f in r.rule_failures()]
