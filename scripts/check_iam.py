@@ -28,8 +28,8 @@
    backend, each with and without KMS keys, another region, a prefix with its leading "/",
    and each through the backend's role_arn): cloud-radar renders it (parameter values checked
    against the template's own AllowedValues and AllowedPattern, Conditions evaluated,
-   intrinsics resolved), and the Rules are evaluated. Each rendering must grant exactly the actions needed under the
-   Conditions that hold in it; only the chosen store's actions (none of either store, and
+   intrinsics resolved), and the Rules are evaluated. Each rendering must grant exactly the
+   actions needed under the Conditions that hold in it; only the chosen store's actions (none of either store, and
    no KMS, with role_arn, which holds them); each store and key resource exactly the ARN
    Airflow's backend names, in the secrets' region, and of one of the action's resource
    types in the catalogue (so no "parameter//..." ARN, except for the tag-on-create action

@@ -144,7 +144,7 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
     """(problems, granted actions) of the template rendered for `scenario`."""
     try:
         r = Rendering(template, scenario.values)
-    except Exception as e:  # noqa: BLE001 (cloud-radar raises ValueError for a refused value, others for what it cannot render)
+    except Exception as e:  # noqa: BLE001 (ValueError: a refused value; others: what cloud-radar cannot render)
         return [f"cannot render: {e}"], []
     problems = [f"refused by Rules: {f}" for f in r.rule_failures()]
     needed = {a for a, n in needs.items() if n.conditions is None or any(r.condition(c) for c in n.conditions)}
