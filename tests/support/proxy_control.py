@@ -38,7 +38,7 @@ class ProxyControl:
             return json.loads(response.read())
 
     def configure(self, **config: Any) -> None:
-        """Replaces the proxy config: latency_ms, ecr_password, faults."""
+        """Replaces the proxy config: ecr_password, faults."""
         self._call("POST", "/_proxy/config", config)
 
     def config(self) -> dict[str, Any]:

@@ -1,21 +1,24 @@
 """What the checks of template.yaml share: the template as read, its parameters, renderings of it
-for given parameter values (scripts/iam_render.py) with the statements they grant, and the
-template after the SAM transform."""
+for given parameter values (scripts/iam_render.py: cloud-radar after SAM's transform) with the
+statements they grant, and the template after the SAM transform."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from check_iam import ROOT
 from iam_grants import load_template
 from iam_render import Rendering
+from iam_render import sam_transformed as transformed
 # The SecretsBackend parameter's two values, by the short names the tests use.
 from iam_scenarios import PARAMETER_STORE_BACKEND as PARAMETER_STORE
 from iam_scenarios import SECRETS_MANAGER_BACKEND as SECRETS_MANAGER
 
 TEMPLATE = ROOT / "template.yaml"
 DOC = load_template(TEMPLATE)
+DEPLOYED = transformed(DOC)
 PARAMS = DOC["Parameters"]
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::210987654321:role/airflow-secrets"
@@ -26,10 +29,13 @@ def allowed(param: str, value: str) -> bool:
     return re.fullmatch(PARAMS[param]["AllowedPattern"], value) is not None
 
 
+@functools.lru_cache(maxsize=None)  # a rendering takes ~0.1 s, and the tests only read it
+def _rendered(values: frozenset[tuple[str, str]]) -> Rendering:
+    return Rendering(DEPLOYED, dict(values))
+
+
 def rendered(**values: str) -> Rendering:
-    r = Rendering(DOC, values)
-    assert r.problems == [], r.problems
-    return r
+    return _rendered(frozenset(values.items()))
 
 
 def statements(r: Rendering) -> dict[str, dict[str, Any]]:
@@ -47,20 +53,5 @@ def statements(r: Rendering) -> dict[str, dict[str, Any]]:
 
 
 def sam_transformed(**values: str) -> dict[str, Any]:
-    """template.yaml as CloudFormation gets it after the SAM transform (AWS::Serverless-2016-10-31),
-    run offline by SAM's own translator: the resources SAM generates (the schedule's rule and
-    permission, the function's EventInvokeConfig) included."""
-    import json  # noqa: PLC0415
-    import os  # noqa: PLC0415
-
-    from samtranslator.translator.transform import transform  # noqa: PLC0415
-
-    class NoManagedPolicies:  # the template names no managed policy: nothing to look up
-        def load(self) -> dict[str, str]:
-            return {}
-
-    doc = json.loads(json.dumps(DOC))  # plain dicts, and a copy
-    # The translator wants an S3 location; `sam package` would put one here.
-    doc["Resources"]["RefresherFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # it reads the region, calls nothing
-    return transform(doc, {"Connections": "docker_ecr", **values}, NoManagedPolicies())
+    """template.yaml as CloudFormation gets it after the SAM transform (AWS::Serverless-2016-10-31)."""
+    return transformed(DOC, {"Connections": "docker_ecr", **values})

@@ -15,7 +15,8 @@ def test_the_function_is_told_the_schedule_that_runs_it() -> None:
     r = rendered(Connections="docker_ecr", ScheduleExpression="rate(30 minutes)")
     function = r.resources()["RefresherFunction"]["Properties"]
     assert function["Environment"]["Variables"]["SCHEDULE_EXPRESSION"] == "rate(30 minutes)"
-    assert function["Events"]["Refresh"]["Properties"]["Schedule"] == "rate(30 minutes)"
+    # The EventBridge rule SAM makes of the function's Schedule event.
+    assert r.resources()["RefresherFunctionRefresh"]["Properties"]["ScheduleExpression"] == "rate(30 minutes)"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_the_expiry_alarm_fires_when_a_login_would_not_outlast_the_next_run() ->
     alarm = rendered(Connections="docker_ecr", AlarmTopicArn=TOPIC).resources()["ExpiryAlarm"]["Properties"]
     assert alarm["Namespace"] == "AirflowEcrRefresher"
     assert alarm["MetricName"] == "SecondsLeftAtNextRun"
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "<RefresherFunction>"}]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "RefresherFunction"}]
     # The soonest login of a run, less than 15 minutes beyond the next run: time to act
     # before one late or failed run lets it expire.
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
