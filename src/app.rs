@@ -241,13 +241,15 @@ mod tests {
         };
         let settings = Settings::from_lookup(|k| match k {
             "CONNECTIONS" => Some("docker_ecr".into()),
-            "SECRETS_ROLE_ARN" => Some("arn:aws-cn:iam::123456789012:role/secrets".into()),
+            "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN" => {
+                Some("arn:aws-cn:iam::123456789012:role/secrets".into())
+            }
             _ => None,
         });
         let app = App::with_aws(aws, settings, Some("us-east-1".into()));
         let err = app.run(Request::default()).await.unwrap_err();
         assert!(
-            matches!(&err, RunError::Config(e) if e.variable == "SECRETS_ROLE_ARN"),
+            matches!(&err, RunError::Config(e) if e.variable == "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN"),
             "{err}"
         );
         assert!(store.writes().is_empty() && tokens.calls().is_empty());

@@ -8,12 +8,14 @@ use clap::Parser;
 
 /// Refresh Airflow Docker connections to Amazon ECR once, then exit.
 ///
-/// Reads the same environment as the Lambda (CONNECTIONS, CONNECTIONS_PREFIX,
-/// CONNECTIONS_SEP, SECRET_FORMAT, KMS_KEY_ID, and the usual AWS variables), with Airflow's
-/// own settings as an Airflow 3 worker reads them: AIRFLOW__WORKERS__SECRETS_BACKEND(_KWARGS),
-/// else AIRFLOW__SECRETS__BACKEND(_KWARGS), each section's per-key ..._KWARG__<KEY>
-/// variables, and AIRFLOW__CORE__MULTI_TEAM. Prints the report as JSON on stdout, and exits
-/// non-zero if any connection failed.
+/// Reads the same environment as the Lambda: CONNECTIONS, SECRET_FORMAT, KMS_KEY_ID,
+/// SCHEDULE_EXPRESSION and the usual AWS variables, and Airflow's own settings as an Airflow 3
+/// worker reads them: AIRFLOW__WORKERS__SECRETS_BACKEND(_KWARGS), else
+/// AIRFLOW__SECRETS__BACKEND(_KWARGS), each section's per-key ..._KWARG__<KEY> variables
+/// (AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX, ..._SEP, ..._REGION_NAME,
+/// ..._ROLE_ARN, as the deploy template passes them; a per-key variable that disagrees with
+/// the same key in the JSON is refused), and AIRFLOW__CORE__MULTI_TEAM. Prints the report as
+/// JSON on stdout, and exits non-zero if any connection failed.
 #[derive(Debug, Parser)]
 #[command(name = "airflow-ecr-refresher", version)]
 pub struct Cli {

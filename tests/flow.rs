@@ -38,7 +38,9 @@ fn app(store: &Arc<MemoryStore>, tokens: &Arc<MemoryTokens>) -> App {
         tokens: tokens.clone(),
         store: store.clone(),
     };
-    let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));
+    let settings = Settings::from_lookup(|k| {
+        (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())
+    });
     App::with_aws(aws, settings, Some("us-east-1".into()))
 }
 
