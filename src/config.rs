@@ -144,7 +144,7 @@ fn is_kms_key_id(id: &str) -> bool {
 }
 
 /// `CONNECTIONS` (or the CLI's `--connections`, named by `source`) is either `a,b,c` or a
-/// JSON array of `{"conn_id", "region", "registry", "pull_role_arn", "check_image"}`.
+/// JSON array of objects with `TargetSpec::keys()`.
 pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
     let raw = raw.trim();
     if raw.starts_with('[') {
@@ -153,8 +153,8 @@ pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSp
             ConfigError::new(
                 source,
                 format!(
-                    "not a valid JSON array of {{\"conn_id\", \"region\", \"registry\", \"pull_role_arn\", \
-                     \"check_image\"}} objects: {e}"
+                    "not a valid JSON array of {} objects: {e}",
+                    TargetSpec::keys_text()
                 ),
             )
         };
