@@ -33,8 +33,9 @@ straight from this Python process would inherit its RSS high-water mark. Runs al
 between the two, after one warm-up run each.
 
 Steady state is "update": before every run, that run's secrets are created straight in
-moto under a prefix of its own (CONNECTIONS_PREFIX), so every run, of either side, finds
-the same C existing secrets; they are deleted after it, so no run sees another's.
+moto under a prefix of its own (AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX), so
+every run, of either side, finds the same C existing secrets; they are deleted after it, so
+no run sees another's.
 
 Also measured: the binary's size (as built, and after `strip`), and the time from spawn
 to the first Runtime API request (GET /2018-06-01/runtime/invocation/next) when run with
@@ -282,7 +283,8 @@ class Bench:
         for name in ("AWS_LAMBDA_RUNTIME_API", "SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_CA_BUNDLE",
                      "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
             env.pop(name, None)
-        env.update(AWS_ENDPOINT_URL=self.proxy.url, CONNECTIONS=json.dumps(conns), CONNECTIONS_PREFIX=prefix)
+        env.update(AWS_ENDPOINT_URL=self.proxy.url, CONNECTIONS=json.dumps(conns),
+                   AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX=prefix)
         if self.tls:
             env.update(self.tls.endpoints)
             env["AWS_CA_BUNDLE" if python else "SSL_CERT_FILE"] = str(self.tls.bundle)

@@ -2,7 +2,8 @@
 
 This is the baseline for bench/bench.py, not part of the project. It reads the same
 environment as the Rust function (CONNECTIONS as a comma list or a JSON array of
-{"conn_id", "region", "registry"}, CONNECTIONS_PREFIX, AWS_REGION) and does the
+{"conn_id", "region", "registry"}, AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX,
+AWS_REGION) and does the
 obvious thing: one ECR client per region and get_authorization_token per region, then
 per connection get_secret_value, merge host/login/password into the JSON, and
 put_secret_value (or create_secret when the secret does not exist).
@@ -18,7 +19,7 @@ import os
 
 import boto3
 
-PREFIX = os.environ.get("CONNECTIONS_PREFIX", "airflow/connections").rstrip("/")
+PREFIX = os.environ.get("AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX", "airflow/connections").rstrip("/")
 DEFAULT_REGION = os.environ.get("AWS_REGION", "us-east-1")
 
 # Module level, as the Lambda docs recommend: reused by warm invocations.

@@ -68,7 +68,7 @@ def invoke(conn_id):
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
         "CONNECTIONS": conn_id,
-        "CONNECTIONS_PREFIX": prefix,
+        "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX": prefix,
         **{k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                                      "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED")},
     }

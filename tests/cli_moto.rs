@@ -18,7 +18,10 @@ fn moto_vars<'a>(prefix: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)> 
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_REGION", "us-east-1"),
-        ("CONNECTIONS_PREFIX", prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            prefix,
+        ),
     ]
 }
 

@@ -37,7 +37,9 @@ fn app(store: &Arc<MemoryStore>, tokens: &Arc<MemoryTokens>) -> App {
         logins: tokens.clone(),
         store: store.clone(),
     };
-    let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));
+    let settings = Settings::from_lookup(|k| {
+        (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())
+    });
     App::with_aws(aws, settings, Some("us-east-1".into()))
 }
 
@@ -328,4 +330,27 @@ async fn a_dry_run_with_a_failing_pull_check_never_says_it_wrote() {
     };
     assert!(e.failed[0].written.is_none());
     assert_eq!(store.get("p/b"), None);
+}
+
+#[tokio::test]
+async fn a_secrets_role_in_another_partition_fails_the_run_before_any_call() {
+    let (store, tokens) = setup(50);
+    let aws = Aws {
+        logins: tokens.clone(),
+        store: store.clone(),
+    };
+    let settings = Settings::from_lookup(|k| match k {
+        "CONNECTIONS" => Some("docker_ecr".into()),
+        "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN" => {
+            Some("arn:aws-cn:iam::123456789012:role/secrets".into())
+        }
+        _ => None,
+    });
+    let app = App::with_aws(aws, settings, Some("us-east-1".into()));
+    let err = app.run(Request::default()).await.unwrap_err();
+    assert!(
+        matches!(&err, RunError::Config(e) if e.variable == "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN"),
+        "{err}"
+    );
+    assert!(store.writes().is_empty() && tokens.calls().is_empty());
 }

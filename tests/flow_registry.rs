@@ -32,7 +32,9 @@ fn setup() -> (Arc<MemoryStore>, Arc<MemoryTokens>, App) {
         logins: tokens.clone(),
         store: store.clone(),
     };
-    let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));
+    let settings = Settings::from_lookup(|k| {
+        (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())
+    });
     let app = App::with_aws(aws, settings, Some("us-east-1".into()));
     (store, tokens, app)
 }

@@ -237,7 +237,7 @@ fn an_unreadable_pull_role_answer_is_never_printed() {
 
 #[test]
 fn an_unreadable_answer_for_the_store_role_is_never_printed() {
-    // The store's calls are signed as SECRETS_ROLE_ARN: the failure surfaces inside the
+    // The store's calls are signed as the backend's role_arn: the failure surfaces inside the
     // store call, as the credentials that could not be loaded.
     let fake = FakeAws::start(HashMap::from([
         ("AssumeRole", (200, unreadable_assume_role())),
@@ -247,7 +247,10 @@ fn an_unreadable_answer_for_the_store_role_is_never_printed() {
         KEYS[0],
         KEYS[1],
         ("CONNECTIONS", "docker_ecr"),
-        ("SECRETS_ROLE_ARN", "arn:aws:iam::123456789012:role/store"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN",
+            "arn:aws:iam::123456789012:role/store",
+        ),
     ];
     for outcome in assert_no_leak(&fake, "AssumeRole", &vars) {
         assert_failed(

@@ -30,7 +30,9 @@ fn app(store: &Arc<MemoryStore>) -> App {
         logins: Arc::new(MemoryTokens::new("123456789012", PASSWORD)),
         store: store.clone(),
     };
-    let settings = Settings::from_lookup(|k| (k == "CONNECTIONS_PREFIX").then(|| "p".into()));
+    let settings = Settings::from_lookup(|k| {
+        (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())
+    });
     App::with_aws(aws, settings, Some("us-east-1".into()))
 }
 

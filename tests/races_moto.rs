@@ -63,7 +63,10 @@ async fn a_secret_written_between_the_re_read_and_the_write_is_current_afterward
     let store = Arc::new(Secrets::new(client.clone()));
     let vars = [
         ("CONNECTIONS", "c"),
-        ("CONNECTIONS_PREFIX", prefix.as_str()),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            prefix.as_str(),
+        ),
     ];
     let app = app(store, hook, &vars).await;
     let err = app

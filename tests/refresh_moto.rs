@@ -25,7 +25,10 @@ async fn creates_a_json_secret_airflow_resolves() {
     let prefix = unique_prefix("create-json");
     let app = app(&[
         ("CONNECTIONS", "docker_ecr"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
     let report = invoke(&app, json!({})).await.unwrap();
@@ -51,7 +54,14 @@ async fn creates_a_json_secret_airflow_resolves() {
 #[tokio::test]
 async fn created_secrets_carry_description_and_managed_by_tag() {
     let prefix = unique_prefix("tags");
-    let app = app(&[("CONNECTIONS", "c"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "c"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     invoke(&app, json!({})).await.unwrap();
     let described = secrets()
         .await
@@ -79,7 +89,10 @@ async fn creates_a_uri_secret_when_configured() {
     let prefix = unique_prefix("create-uri");
     let app = app(&[
         ("CONNECTIONS", "docker_ecr"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
         ("SECRET_FORMAT", "uri"),
     ])
     .await;
@@ -110,7 +123,10 @@ async fn updates_keep_format_extras_and_other_keys() {
 
     let app = app(&[
         ("CONNECTIONS", "as_json,as_uri"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
         ("SECRET_FORMAT", "json"),
     ])
     .await;
@@ -148,7 +164,10 @@ async fn several_regions_and_another_accounts_registry() {
     .to_string();
     let app = app(&[
         ("CONNECTIONS", &connections),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
     let report = invoke(&app, json!({})).await.unwrap();
@@ -180,8 +199,11 @@ async fn custom_prefix_and_separator_name_the_secret_like_the_backend() {
     let base = unique_prefix("sep").replace('/', "_");
     let app = app(&[
         ("CONNECTIONS", "docker_ecr"),
-        ("CONNECTIONS_PREFIX", &format!("{base}_")),
-        ("CONNECTIONS_SEP", "_"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &format!("{base}_"),
+        ),
+        ("AIRFLOW__SECRETS__BACKEND_KWARG__SEP", "_"),
     ])
     .await;
     let report = invoke(&app, json!({})).await.unwrap();
@@ -198,7 +220,10 @@ async fn dry_run_reports_and_writes_nothing() {
     create(&client, &existing, OLD_CONNECTION).await;
     let app = app(&[
         ("CONNECTIONS", "existing,new"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
 
@@ -215,7 +240,10 @@ async fn manual_request_refreshes_only_the_named_connections() {
     let prefix = unique_prefix("manual");
     let app = app(&[
         ("CONNECTIONS", "configured"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
     let report = invoke(
@@ -246,7 +274,10 @@ async fn a_non_connection_secret_fails_alone_and_is_left_untouched() {
         .unwrap();
     let app = app(&[
         ("CONNECTIONS", "api_key,binary,good"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
 
@@ -278,7 +309,10 @@ async fn malformed_requests_write_nothing() {
     let prefix = unique_prefix("malformed");
     let app = app(&[
         ("CONNECTIONS", "configured"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
     for event in [
@@ -315,7 +349,14 @@ async fn a_retried_write_makes_no_second_version() {
     let client = secrets().await;
     let name = format!("{prefix}/c");
     create(&client, &name, OLD_CONNECTION).await;
-    let app = app(&[("CONNECTIONS", "c"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "c"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     let value =
         secrecy::SecretString::from(r#"{"conn_type":"docker","password":"new"}"#.to_owned());
     let write = Write {
@@ -341,7 +382,14 @@ async fn a_write_after_someone_else_changed_the_secret_still_lands() {
     let name = format!("{prefix}/c");
     let original = OLD_CONNECTION;
     create(&client, &name, original).await;
-    let app = app(&[("CONNECTIONS", "c"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "c"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     invoke(&app, json!({})).await.unwrap();
 
     // Someone restores the old value from a backup. The next run renders exactly the value
@@ -382,7 +430,10 @@ async fn two_invocations_racing_on_the_same_secrets_both_leave_valid_secrets() {
     let vars = |format| {
         [
             ("CONNECTIONS", "existing,new_a,new_b"),
-            ("CONNECTIONS_PREFIX", prefix.as_str()),
+            (
+                "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+                prefix.as_str(),
+            ),
             ("SECRET_FORMAT", format),
         ]
     };

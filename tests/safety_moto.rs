@@ -40,7 +40,10 @@ async fn other_connection_types_are_never_turned_into_a_docker_login() {
     create(&client, &format!("{prefix}/docker"), OLD_CONNECTION).await;
     let app = app(&[
         ("CONNECTIONS", "db,aws_default,untyped,docker"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
 
@@ -120,7 +123,14 @@ async fn a_secret_handed_over_with_the_managed_by_tag_becomes_a_docker_connectio
         .send()
         .await
         .unwrap();
-    let app = app(&[("CONNECTIONS", "ecr"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "ecr"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     let report = invoke(&app, json!({})).await.unwrap();
     assert_eq!(report.connections[0].action, Action::Updated);
     assert_eq!(
@@ -141,7 +151,10 @@ async fn a_secret_created_without_a_value_gets_its_first_value() {
     create(&client, &format!("{prefix}/neighbour"), OLD_CONNECTION).await;
     let app = app(&[
         ("CONNECTIONS", "empty,neighbour"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
     ])
     .await;
     let report = invoke(&app, json!({})).await.unwrap();
@@ -170,7 +183,14 @@ async fn a_value_over_the_size_limit_is_refused_before_it_is_sent() {
     );
     assert_eq!(existing.len(), 65_525);
     create(&client, &name, &existing).await;
-    let app = app(&[("CONNECTIONS", "big"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "big"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     for dry_run in [true, false] {
         let err = invoke(&app, json!({"dry_run": dry_run})).await.unwrap_err();
         let causes = failures(&err);
@@ -191,7 +211,14 @@ async fn a_dry_run_inside_a_scheduled_event_writes_nothing() {
     let client = secrets().await;
     let name = format!("{prefix}/good");
     create(&client, &name, OLD_CONNECTION).await;
-    let app = app(&[("CONNECTIONS", "good"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "good"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     let mut event: Value = serde_json::from_str(include_str!("../events/scheduled.json")).unwrap();
     event["dry_run"] = json!(true);
     let report = invoke(&app, event.clone()).await.unwrap();
@@ -209,7 +236,11 @@ async fn a_dry_run_inside_a_scheduled_event_writes_nothing() {
 async fn a_foreign_registry_is_refused_before_any_call() {
     let prefix = unique_prefix("foreign");
     let client = secrets().await;
-    let app = app(&[("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[(
+        "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+        &prefix,
+    )])
+    .await;
     for host in [
         "evil.example.com",
         "docker.io",
@@ -242,7 +273,14 @@ async fn ports_and_the_users_numbers_come_out_as_airflow_needs_them() {
         "docker://https://u:p@old.example.com:443?reauth=false",
     )
     .await;
-    let app = app(&[("CONNECTIONS", "j,u"), ("CONNECTIONS_PREFIX", &prefix)]).await;
+    let app = app(&[
+        ("CONNECTIONS", "j,u"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+    ])
+    .await;
     invoke(&app, json!({})).await.unwrap();
     let stored = get(&client, &json_name).await.unwrap();
     assert_eq!(
@@ -262,7 +300,10 @@ async fn kms_key_id_reaches_create_secret() {
     let prefix = unique_prefix("kms");
     let app = app(&[
         ("CONNECTIONS", "k"),
-        ("CONNECTIONS_PREFIX", &prefix),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
         ("KMS_KEY_ID", "alias/airflow-connections"),
     ])
     .await;

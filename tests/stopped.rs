@@ -31,7 +31,7 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
         store: Arc::new(Intercepted::hanging(memory.clone(), "p/b")),
     };
     let settings = Settings::from_lookup(|k| match k {
-        "CONNECTIONS_PREFIX" => Some("p".into()),
+        "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX" => Some("p".into()),
         "CONNECTIONS" => Some("a,b,c".into()),
         _ => None,
     });

@@ -17,16 +17,16 @@ from support.proxy_control import ProxyControl
 from test_request_counts import binary  # noqa: F401  (the fixture that builds the binary)
 
 ROLE = "arn:aws:iam::123456789012:role/airflow-secrets"
+# The function's own spellings of four backend kwargs in earlier versions: now refused.
+RETIRED = ("CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "SECRETS_REGION", "SECRETS_ROLE_ARN")
 ASSUME = "sts.AssumeRole"
 SECRETS = ("secretsmanager.BatchGetSecretValue", "secretsmanager.CreateSecret", "secretsmanager.PutSecretValue")
 
 
 def run(binary: str, proxy: ProxyControl, kwargs: dict[str, Any], connections: str) -> subprocess.CompletedProcess:
     proxy.reset()
-    env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=connections, AWS_REGION="us-east-1",
-               AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps(kwargs))
-    for name in ("AWS_LAMBDA_RUNTIME_API", "CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "AIRFLOW__SECRETS__BACKEND"):
-        env.pop(name, None)
+    env = with_env(proxy, AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps(kwargs))
+    env["CONNECTIONS"] = connections
     return subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -62,15 +62,32 @@ def test_a_conn_id_airflow_would_never_look_up_is_refused(binary: str, aws_proxy
     assert not [e for e in aws_proxy.log() if e["target"] in SECRETS], "refused before any call"
 
 
+def with_env(proxy: ProxyControl, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in (*RETIRED, "AWS_LAMBDA_RUNTIME_API") and not k.startswith("AIRFLOW__")}
+    return dict(env, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS="a", AWS_REGION="us-east-1", **extra)
+
+
 def test_a_conflicting_prefix_is_a_configuration_error(binary: str, aws_proxy: ProxyControl) -> None:
-    env_kwargs = {"connections_prefix": "platform/conns"}
-    proxy_env = dict(os.environ, AWS_ENDPOINT_URL=aws_proxy.url, CONNECTIONS="a", AWS_REGION="us-east-1",
-                     CONNECTIONS_PREFIX="airflow/connections",
-                     AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps(env_kwargs))
-    proxy_env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    """The template passes ConnectionsPrefix as the per-key variable; a pasted JSON naming
+    another prefix means the grants and Airflow disagree: refused before any call."""
+    proxy_env = with_env(aws_proxy, AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX="airflow/connections",
+                         AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps({"connections_prefix": "platform/conns"}))
     aws_proxy.reset()
     done = subprocess.run([binary], env=proxy_env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert ('invalid configuration: CONNECTIONS_PREFIX: "airflow/connections" disagrees with connections_prefix '
-            '"platform/conns" in AIRFLOW__SECRETS__BACKEND_KWARGS') in done.stderr, done.stderr
+    assert ('invalid configuration: AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX: "airflow/connections" '
+            'disagrees with connections_prefix "platform/conns" in AIRFLOW__SECRETS__BACKEND_KWARGS') in done.stderr
+    assert "set its ConnectionsPrefix parameter" in done.stderr, done.stderr
+    assert aws_proxy.log() == [], "nothing was called"
+
+
+def test_a_retired_variable_is_refused_naming_its_replacement(binary: str, aws_proxy: ProxyControl) -> None:
+    """Ignoring an old CONNECTIONS_PREFIX would write under the default prefix instead."""
+    aws_proxy.reset()
+    done = subprocess.run([binary], env=with_env(aws_proxy, CONNECTIONS_PREFIX="platform/conns"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "invalid configuration: CONNECTIONS_PREFIX: no longer read" in done.stderr, done.stderr
+    assert "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX" in done.stderr, done.stderr
     assert aws_proxy.log() == [], "nothing was called"

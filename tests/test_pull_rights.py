@@ -53,7 +53,7 @@ def run(binary: str, proxy: ProxyControl, conns: list[dict], faults: list[dict] 
     if faults:
         proxy.configure(faults=list(faults))
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
-               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1")
+               AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1")
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
     done = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
     return done, proxy.log(), prefix

@@ -75,7 +75,7 @@ def run(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict], *flags
         **env_extra: str) -> tuple[dict, collections.Counter]:
     proxy.reset()
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
-               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
+               AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
     done = subprocess.run([binary, *flags], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -232,7 +232,7 @@ def run_failing(binary: str, proxy: ProxyControl, prefix: str, conns: list[dict]
     proxy.reset()
     proxy.configure(faults=faults)
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CONNECTIONS=json.dumps(conns),
-               CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
+               AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX=prefix, AWS_REGION="us-east-1", **env_extra)
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
     done = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0, done.stdout[-3000:]

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 FUNCTION = "airflow-ecr-refresher"
-# Variables the function reads; never inherited from the developer's shell. Nor is any of
-# Airflow's (AIRFLOW__*): the workers' backend, per-key kwargs and [core] multi_team count too.
-FUNCTION_VARS = ("CONNECTIONS", "CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "SECRET_FORMAT", "KMS_KEY_ID",
-                 "SECRETS_REGION", "SECRETS_ROLE_ARN", "SCHEDULE_EXPRESSION")
+# Variables the function reads, and those it refuses (its own spellings of four backend kwargs
+# in earlier versions); never inherited from the developer's shell. Nor is any of Airflow's
+# (AIRFLOW__*): the workers' backend, per-key kwargs and [core] multi_team count too.
+FUNCTION_VARS = ("CONNECTIONS", "SECRET_FORMAT", "KMS_KEY_ID", "SCHEDULE_EXPRESSION",
+                 "CONNECTIONS_PREFIX", "CONNECTIONS_SEP", "SECRETS_REGION", "SECRETS_ROLE_ARN")
 # A new watch process runs `cargo run`, which compiles first when sources changed
 # (the whole crate on a fresh machine: minutes on 2 cores).
 FIRST_INVOKE_TIMEOUT = 1800

@@ -4,8 +4,9 @@ workers, the function writes exactly where a worker's BaseHook.get_connection (D
 path) reads:
 - [workers] secrets_backend with its own kwargs when that class is set, else [secrets] backend
   with [secrets] backend_kwargs (the workers' kwargs alone are not used);
-- per-key AIRFLOW__<SECTION>__..._KWARG__<KEY> variables of the chosen section override that
-  key with a raw string (apache/airflow#63312);
+- per-key AIRFLOW__<SECTION>__..._KWARG__<KEY> variables of the chosen section set that key
+  with a raw string (apache/airflow#63312; where the JSON sets the same key differently the
+  function refuses, tests/test_backend_kwargs.py);
 - a conn id containing "--" is refused only in [core] multi_team mode (apache/airflow#71078);
 - team-scoped names and their fallback to the plain name (apache/airflow#65703), looked up with
   the task's team by the API server's own backend (a worker asks its backend without a team).
@@ -42,9 +43,11 @@ def airflow3(moto_url: str, fake_docker: FakeDocker) -> Iterator[Airflow]:
     venv.close()
 
 
-def kwargs(moto_url: str, prefix: str) -> str:
-    """What Airflow needs to reach moto; the function ignores endpoint_url (it has its own)."""
-    return json.dumps({"connections_prefix": prefix, "region_name": "us-east-1", "endpoint_url": moto_url})
+def kwargs(moto_url: str, prefix: str | None) -> str:
+    """What Airflow needs to reach moto; the function ignores endpoint_url (it has its own).
+    No connections_prefix when `prefix` is None (a per-key variable sets it)."""
+    prefix_kwarg = {} if prefix is None else {"connections_prefix": prefix}
+    return json.dumps({**prefix_kwarg, "region_name": "us-east-1", "endpoint_url": moto_url})
 
 
 def settings(moto_url: str) -> dict[str, tuple[dict[str, str], str]]:
@@ -61,15 +64,15 @@ def settings(moto_url: str) -> dict[str, tuple[dict[str, str], str]]:
                               "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs(moto_url, "ct-fallback"),
                               "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS": kwargs(moto_url, "ct-decoy")},
                              "ct-fallback"),
-        # A per-key variable overrides that key of the JSON.
+        # A per-key variable sets a key beside the JSON's others, as the template passes them.
         "secrets_per_key": ({"AIRFLOW__SECRETS__BACKEND": BACKEND,
-                             "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs(moto_url, "ct-json"),
+                             "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs(moto_url, None),
                              SECRETS_KEY + "CONNECTIONS_PREFIX": "ct-per-key"},
                             "ct-per-key"),
         # The workers' per-key variable, any case, a raw string ("null" is a name, not JSON's
         # null); the [secrets] one is not the workers' section, so it is unused.
         "workers_per_key": ({"AIRFLOW__WORKERS__SECRETS_BACKEND": BACKEND,
-                             "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS": kwargs(moto_url, "ct-wjson"),
+                             "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS": kwargs(moto_url, None),
                              WORKERS_KEY + "connections_prefix": "null",
                              SECRETS_KEY + "CONNECTIONS_PREFIX": "ct-decoy"},
                             "null"),

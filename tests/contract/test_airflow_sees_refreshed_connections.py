@@ -148,13 +148,15 @@ PREFIX = "platform/airflow-conns"
 
 @pytest.fixture(scope="session")
 def custom_prefix(emulator: LambdaEmulator, proxy: ProxyControl, secrets: Any) -> dict[str, tuple[Scenario, str]]:
-    """The same CONNECTIONS_PREFIX / CONNECTIONS_SEP values given to the backend as
-    connections_prefix / sep; once with a trailing sep, which the backend strips."""
+    """The function given connections_prefix / sep as the template passes them (Airflow's per-key
+    variables), Airflow the same values in its kwargs; once with a trailing sep, which the
+    backend strips."""
     runs = {}
     for prefix in (PREFIX, PREFIX + "."):
         conn_id, password = unique("prefix"), new_password()
         runs[prefix] = run(emulator, proxy, secrets,
-                           {"CONNECTIONS": conn_id, "CONNECTIONS_PREFIX": prefix, "CONNECTIONS_SEP": "."},
+                           {"CONNECTIONS": conn_id, "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX": prefix,
+                            "AIRFLOW__SECRETS__BACKEND_KWARG__SEP": "."},
                            ecr_password=password, passwords={conn_id: password},
                            secret_names=[f"{PREFIX}.{conn_id}"]), conn_id
     return runs

@@ -11,6 +11,9 @@ from template_rendering import DOC, KEY, PARAMETER_STORE, PARAMS, ROLE, SECRETS_
 # --------------------------------------------------------------------------- the function's environment
 
 
+KWARG = "AIRFLOW__SECRETS__BACKEND_KWARG__"
+
+
 def environment(**values: str) -> dict[str, str]:
     return rendered(**values).resources()["RefresherFunction"]["Properties"]["Environment"]["Variables"]
 
@@ -20,9 +23,10 @@ def test_environment_by_default() -> None:
     assert env == {
         "CONNECTIONS": "docker_ecr",
         "AIRFLOW__SECRETS__BACKEND": SECRETS_MANAGER,
-        "CONNECTIONS_PREFIX": "airflow/connections",
-        "CONNECTIONS_SEP": "/",
-        "SECRETS_REGION": "us-east-1",  # always set: the function's own region
+        # The IAM-scoped parameters, as Airflow's own per-key kwargs: one spelling each.
+        KWARG + "CONNECTIONS_PREFIX": "airflow/connections",
+        KWARG + "SEP": "/",
+        KWARG + "REGION_NAME": "us-east-1",  # always set: what the grants name
         "SECRET_FORMAT": "json",
         "SCHEDULE_EXPRESSION": "rate(6 hours)",  # what runs it, so it knows the next run
     }
@@ -37,10 +41,9 @@ def test_environment_carries_the_backend_settings() -> None:
         "CONNECTIONS": "docker_ecr",
         "AIRFLOW__SECRETS__BACKEND": PARAMETER_STORE,
         "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs,
-        "CONNECTIONS_PREFIX": "/airflow/connections",
-        "CONNECTIONS_SEP": "/",
-        "SECRETS_REGION": "eu-west-1",
-        "SECRETS_ROLE_ARN": ROLE,
+        KWARG + "CONNECTIONS_PREFIX": "/airflow/connections",  # no sep: Parameter Store takes none
+        KWARG + "REGION_NAME": "eu-west-1",
+        KWARG + "ROLE_ARN": ROLE,
         "SECRET_FORMAT": "json",
         "KMS_KEY_ID": KEY,
         "SCHEDULE_EXPRESSION": "rate(6 hours)",
@@ -53,7 +56,8 @@ def test_backend_parameters_describe_how_they_are_checked() -> None:
     for name in ("SecretsBackendKwargs", "SecretsRegion", "SecretsRoleArn"):
         assert PARAMS[name]["Type"] == "String" and PARAMS[name]["Default"] == "", name
     kwargs = PARAMS["SecretsBackendKwargs"]["Description"]
-    for word in ("ConnectionsPrefix", "ConnectionsSeparator", "SecretsRegion", "SecretsRoleArn", "refuses"):
+    for word in ("ConnectionsPrefix", "ConnectionsSeparator", "SecretsRegion", "SecretsRoleArn", "refuses",
+                 KWARG + "CONNECTIONS_PREFIX"):
         assert word in kwargs, word
     groups = DOC["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [p for g in groups for p in g["Parameters"]]

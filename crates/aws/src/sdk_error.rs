@@ -211,7 +211,7 @@ mod tests {
         );
     }
 
-    /// A store call signed with an assumed role (SECRETS_ROLE_ARN) whose AssumeRole answer
+    /// A store call signed with an assumed role (the backend's role_arn) whose AssumeRole answer
     /// was unreadable: the role's keys are in the STS body, deep in the dispatch failure.
     #[test]
     fn an_identity_failure_is_described_without_the_sts_body() {

@@ -131,7 +131,7 @@ fn is_kms_key_id(id: &str) -> bool {
 }
 
 /// `CONNECTIONS` (or the CLI's `--connections`, named by `source`) is either `a,b,c` or a
-/// JSON array of `{"conn_id", "region", "registry", "pull_role_arn", "check_image"}`.
+/// JSON array of objects with `TargetSpec::keys()`.
 pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSpec>, ConfigError> {
     let raw = raw.trim();
     if raw.starts_with('[') {
@@ -140,8 +140,8 @@ pub fn parse_connections(source: &'static str, raw: &str) -> Result<Vec<TargetSp
             ConfigError::new(
                 source,
                 format!(
-                    "not a valid JSON array of {{\"conn_id\", \"region\", \"registry\", \"pull_role_arn\", \
-                     \"check_image\"}} objects: {e}"
+                    "not a valid JSON array of {} objects: {e}",
+                    TargetSpec::keys_text()
                 ),
             )
         };
@@ -236,10 +236,35 @@ mod tests {
             Some(std::time::Duration::from_secs(21_600))
         );
 
-        let err = settings(&[("CONNECTIONS_PREFIX", "airflow connections")]).unwrap_err();
-        assert_eq!(err.variable, "CONNECTIONS_PREFIX");
-        let err = settings(&[("CONNECTIONS_SEP", ":")]).unwrap_err();
-        assert_eq!(err.variable, "CONNECTIONS_SEP");
+        // The template passes its prefix and separator as Airflow's per-key variables.
+        let prefix = "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX";
+        let err = settings(&[(prefix, "airflow connections")]).unwrap_err();
+        assert_eq!(err.variable, prefix);
+        assert!(err.problem.contains("cannot hold"), "{err}");
+        let sep = "AIRFLOW__SECRETS__BACKEND_KWARG__SEP";
+        let err = settings(&[(sep, ":")]).unwrap_err();
+        assert_eq!(err.variable, sep);
+        // The function's own spellings of old are refused, naming what replaces each.
+        for (retired, instead) in [
+            (
+                "CONNECTIONS_PREFIX",
+                "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            ),
+            ("CONNECTIONS_SEP", "AIRFLOW__SECRETS__BACKEND_KWARG__SEP"),
+            (
+                "SECRETS_REGION",
+                "AIRFLOW__SECRETS__BACKEND_KWARG__REGION_NAME",
+            ),
+            (
+                "SECRETS_ROLE_ARN",
+                "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN",
+            ),
+        ] {
+            let err = settings(&[(retired, "x")]).unwrap_err();
+            assert_eq!(err.variable, retired);
+            assert!(err.problem.contains("no longer read"), "{err}");
+            assert!(err.problem.contains(instead), "{err}");
+        }
     }
 
     #[test]

@@ -23,14 +23,37 @@ pub struct Request {
     pub dry_run: bool,
 }
 
-/// The keys of `Request`, which an EventBridge event's `detail` may hold.
-const REQUEST_KEYS: &[&str] = &["connections", "dry_run"];
+impl Request {
+    /// The keys of a request, which an EventBridge event's `detail` may hold too: from the
+    /// struct itself, so the parser and the messages cannot disagree.
+    pub fn keys() -> &'static [&'static str] {
+        strict_json::fields_of::<Self>()
+    }
+
+    /// What a request looks like, every key shown: `{"connections": [{"conn_id": "...", ...}],
+    /// "dry_run": true}`.
+    pub fn expected() -> String {
+        let entry: Vec<String> = TargetSpec::keys()
+            .iter()
+            .map(|key| format!("{key:?}: \"...\""))
+            .collect();
+        let keys: Vec<String> = Self::keys()
+            .iter()
+            .map(|&key| match key {
+                "connections" => format!("{key:?}: [{{{}}}]", entry.join(", ")),
+                "dry_run" => format!("{key:?}: true"),
+                other => format!("{other:?}: ..."),
+            })
+            .collect();
+        format!("{{{}}}", keys.join(", "))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid manual request: {0}. Expected {{\"connections\": [{{\"conn_id\": \"...\", \"region\": \"...\", \
-     \"registry\": \"...\", \"pull_role_arn\": \"...\", \"check_image\": \"...\"}}], \"dry_run\": true}} \
-     (all but conn_id optional); nothing was written"
+    "invalid manual request: {0}. Expected {expected} (all but conn_id optional); nothing was \
+     written",
+    expected = Request::expected()
 )]
 pub struct RequestError(pub String);
 
@@ -131,10 +154,11 @@ fn merge_detail(
         }
     };
     for (key, value) in detail {
-        if !REQUEST_KEYS.contains(&key.as_str()) {
+        if !Request::keys().contains(&key.as_str()) {
             return Err(RequestError(format!(
                 "the event's \"detail\" holds {key:?}, which this function does not read: a \
-                 detail may hold only \"connections\" and \"dry_run\" (a scheduled event's is {{}})"
+                 detail may hold only {} (a scheduled event's is {{}})",
+                strict_json::braced(Request::keys())
             )));
         }
         strict_json::no_nulls(&value, &format!("detail.{key}")).map_err(RequestError)?;

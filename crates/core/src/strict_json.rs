@@ -21,6 +21,57 @@ pub fn parse(text: &str) -> Result<Value, String> {
     Ok(value)
 }
 
+/// The keys a `#[derive(Deserialize)]` struct accepts, in declaration order, as the derive
+/// itself lists them (it hands them to `Deserializer::deserialize_struct`): the one list of a
+/// request's keys, so the parser (`deny_unknown_fields`), the CLI's help and the error
+/// messages cannot drift apart. Empty for anything that is not a struct.
+pub fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+    /// Carries the list out of the derive, as its error.
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+    impl fmt::Display for Fields {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "fields {:?}", self.0)
+        }
+    }
+    impl std::error::Error for Fields {}
+    impl de::Error for Fields {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Self(&[])
+        }
+    }
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Fields;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Fields(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// `{"a", "b"}`: keys as the messages and the help show them.
+pub fn braced(keys: &[&str]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+    format!("{{{}}}", quoted.join(", "))
+}
+
 /// Refuses a `null` in `value` or anywhere inside it, naming where: `path` is where
 /// `value` sits (`connections`, `detail.dry_run`).
 pub fn no_nulls(value: &Value, path: &str) -> Result<(), String> {

@@ -29,6 +29,20 @@ pub struct TargetSpec {
     pub team: Option<Team>,
 }
 
+impl TargetSpec {
+    /// The keys of a connection entry (`CONNECTIONS`, `--connections`, an event's
+    /// `connections`), from the struct itself: the one list the parser, the CLI's help and the
+    /// error messages use.
+    pub fn keys() -> &'static [&'static str] {
+        crate::strict_json::fields_of::<Self>()
+    }
+
+    /// `{"conn_id", "region", ...}`, as help and errors show the keys.
+    pub fn keys_text() -> String {
+        crate::strict_json::braced(Self::keys())
+    }
+}
+
 /// A connection with its region settled: what the rest of the run works from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

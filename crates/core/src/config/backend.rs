@@ -4,6 +4,9 @@
 //! workers' own pair and the per-key variables (`source.rs` picks them as Airflow does). A
 //! user pastes what their Airflow uses, and the function writes exactly the names Airflow
 //! reads (`SecretsManagerBackend.__init__` and `SystemsManagerParameterStoreBackend.__init__`).
+//! The deploy template passes what its IAM grants are scoped to as the per-key variables of
+//! the same kwargs, so each setting has one spelling; where the JSON sets a key the function
+//! reads to something else, the function refuses (`Kwargs::agree`).
 
 use crate::config::error::ConfigError;
 use crate::connection::Aliases;
@@ -23,9 +26,14 @@ const PARAMETER_STORE: &str =
 pub const DEFAULT_PREFIX: &str = "airflow/connections";
 const DEFAULT_PARAMETER_PREFIX: &str = "/airflow/connections";
 pub const DEFAULT_SEP: &str = "/";
-/// What the template scoped its IAM statements to: beside the kwargs they must agree.
-const SECRETS_REGION: &str = "SECRETS_REGION";
-const SECRETS_ROLE_ARN: &str = "SECRETS_ROLE_ARN";
+/// The function's own spellings of four kwargs in earlier versions, and the kwarg each was:
+/// set, they are refused rather than ignored, as ignoring one would write elsewhere.
+const RETIRED: [(&str, &str); 4] = [
+    ("CONNECTIONS_PREFIX", "connections_prefix"),
+    ("CONNECTIONS_SEP", "sep"),
+    ("SECRETS_REGION", "region_name"),
+    ("SECRETS_ROLE_ARN", "role_arn"),
+];
 
 /// Which AWS store Airflow's backend reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,26 +52,10 @@ pub struct AirflowBackend {
     pub region: Option<Region>,
     /// `role_arn`: the role Airflow assumes to read them; the function writes as it.
     pub role_arn: Option<RoleArn>,
-}
-
-/// `CONNECTIONS_PREFIX` and `CONNECTIONS_SEP` keep working; beside the kwargs they must agree.
-/// `source` is the variable the kwarg came from.
-fn agree(
-    variable: &'static str,
-    legacy: Option<String>,
-    kwarg: &str,
-    from_kwargs: Option<&str>,
-    source: &'static str,
-) -> Result<Option<String>, ConfigError> {
-    match (legacy, from_kwargs) {
-        (Some(old), Some(new)) if old != new => Err(bad(
-            variable,
-            format!(
-                "{old:?} disagrees with {kwarg} {new:?} in {source}: set one, or make them agree"
-            ),
-        )),
-        (legacy, from_kwargs) => Ok(from_kwargs.map(str::to_owned).or(legacy)),
-    }
+    /// The variables `region` and `role_arn` came from (a per-key variable or the JSON), to
+    /// name when one cannot work.
+    pub region_from: &'static str,
+    pub role_arn_from: &'static str,
 }
 
 /// Characters Secrets Manager allows in a secret name.
@@ -84,20 +76,39 @@ impl AirflowBackend {
         })
     }
 
-    /// Reads them through `lookup`, which cannot list variables: no per-key variable is seen.
-    /// For tests and callers that set only whole variables; `from_vars` reads everything.
+    /// Reads them through `lookup`, which cannot list variables: of the per-key variables,
+    /// only those of the keys the function reads, spelled upper-case, are seen. For tests and
+    /// callers without an environment to scan; `from_vars` reads everything.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::read(&lookup, &|_| Vec::new())
+        Self::read(&lookup, &|prefix| {
+            [Section::Secrets, Section::Workers]
+                .into_iter()
+                .filter(|section| section.per_key_prefix() == prefix)
+                .flat_map(Section::per_key_variables)
+                .filter_map(|name| Some((name.to_owned(), lookup(name)?)))
+                .collect()
+        })
     }
 
     /// `get` reads one variable, `list` every variable whose name starts with a prefix.
-    /// `CONNECTIONS_PREFIX` and `CONNECTIONS_SEP` are the function's older spellings of the
-    /// same two settings.
     fn read(
         get: &dyn Fn(&str) -> Option<String>,
         list: &dyn Fn(&str) -> Vec<(String, String)>,
     ) -> Result<Self, ConfigError> {
-        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        for (retired, key) in RETIRED {
+            if get(retired).is_some() {
+                return Err(bad(
+                    retired,
+                    format!(
+                        "no longer read: one setting has one spelling now, Airflow's own; unset \
+                         {retired} and set {key} in {KWARGS}, or {}{}, instead (the deploy \
+                         template passes the latter)",
+                        Section::Secrets.per_key_prefix(),
+                        key.to_uppercase()
+                    ),
+                ));
+            }
+        }
         let (class, kwargs) = source::select(get, list)?;
         let section = kwargs.section;
         let store = match class.as_deref().map(str::trim) {
@@ -121,67 +132,47 @@ impl AirflowBackend {
                  Airflow reads no connection there, so there is nothing to write",
             ));
         }
-        let legacy_sep = get("CONNECTIONS_SEP").filter(|v| !v.is_empty());
+        let used: &[&str] = match store {
+            StoreKind::SecretsManager => &USED,
+            StoreKind::ParameterStore => &[
+                "connections_prefix",
+                "connections_lookup_pattern",
+                "region_name",
+                "role_arn",
+            ],
+        };
+        // The Parameter Store backend takes no `sep`: its separator is always `/`.
         let sep = match store {
-            StoreKind::SecretsManager => agree(
-                "CONNECTIONS_SEP",
-                legacy_sep,
-                "sep",
-                kwargs.text("sep")?,
-                kwargs.source("sep"),
-            )?
-            .unwrap_or_else(|| DEFAULT_SEP.to_owned()),
-            // The Parameter Store backend takes no `sep`: its separator is always `/`.
-            StoreKind::ParameterStore => match legacy_sep {
-                Some(sep) if sep != DEFAULT_SEP => {
-                    return Err(bad(
-                        "CONNECTIONS_SEP",
-                        format!(
-                            "{sep:?}: the Parameter Store backend always separates with \"/\"; \
-                             unset CONNECTIONS_SEP"
-                        ),
-                    ));
-                }
-                _ => DEFAULT_SEP.to_owned(),
-            },
+            StoreKind::SecretsManager => kwargs.text("sep")?.unwrap_or(DEFAULT_SEP).to_owned(),
+            StoreKind::ParameterStore => DEFAULT_SEP.to_owned(),
         };
         let naming = |prefix: &str, lookup: Option<LookupPattern>| match store {
             StoreKind::SecretsManager => Naming::new(prefix, &sep, lookup),
             StoreKind::ParameterStore => Naming::parameter_store(prefix, lookup),
         };
+        for key in used {
+            // The same prefix spelled with or without its trailing separator is one prefix.
+            kwargs.agree(key, |json, per_key| {
+                json == per_key
+                    || (*key == "connections_prefix"
+                        && naming(json, None).prefix == naming(per_key, None).prefix)
+            })?;
+        }
         // An empty prefix is a setting of its own (no prefix), so it is not "unset".
-        let legacy_prefix = var("CONNECTIONS_PREFIX").map(|p| naming(&p, None).prefix);
-        let kwarg_prefix = kwargs
-            .text("connections_prefix")?
-            .map(|p| naming(p, None).prefix);
-        let prefix = agree(
-            "CONNECTIONS_PREFIX",
-            legacy_prefix,
-            "connections_prefix",
-            kwarg_prefix.as_deref(),
-            kwargs.source("connections_prefix"),
-        )?
-        .unwrap_or_else(|| match store {
-            StoreKind::SecretsManager => DEFAULT_PREFIX.to_owned(),
-            StoreKind::ParameterStore => DEFAULT_PARAMETER_PREFIX.to_owned(),
-        });
-        for (what, text, key, legacy) in [
-            (
-                "prefix",
-                &prefix,
-                "connections_prefix",
-                "CONNECTIONS_PREFIX",
-            ),
-            ("separator", &sep, "sep", "CONNECTIONS_SEP"),
+        let prefix = match kwargs.text("connections_prefix")? {
+            Some(prefix) => naming(prefix, None).prefix,
+            None => match store {
+                StoreKind::SecretsManager => DEFAULT_PREFIX.to_owned(),
+                StoreKind::ParameterStore => DEFAULT_PARAMETER_PREFIX.to_owned(),
+            },
+        };
+        for (what, text, key) in [
+            ("prefix", &prefix, "connections_prefix"),
+            ("separator", &sep, "sep"),
         ] {
             if !is_secret_name_text(text) {
-                let variable = if kwargs.values.contains_key(key) {
-                    kwargs.source(key)
-                } else {
-                    legacy
-                };
                 return Err(bad(
-                    variable,
+                    kwargs.source(key),
                     format!(
                         "the {what} {text:?} has characters a secret name cannot hold (allowed: \
                          letters, digits, /_+=.@-)"
@@ -198,29 +189,8 @@ impl AirflowBackend {
             StoreKind::SecretsManager => extra_conn_words(&kwargs)?,
             StoreKind::ParameterStore => Aliases::from_json_only(),
         };
-        let region = setting(
-            get,
-            &kwargs,
-            SECRETS_REGION,
-            "region_name",
-            Region::try_from,
-        )?;
-        let role_arn = setting(
-            get,
-            &kwargs,
-            SECRETS_ROLE_ARN,
-            "role_arn",
-            RoleArn::try_from,
-        )?;
-        let used: &[&str] = match store {
-            StoreKind::SecretsManager => &USED,
-            StoreKind::ParameterStore => &[
-                "connections_prefix",
-                "connections_lookup_pattern",
-                "region_name",
-                "role_arn",
-            ],
-        };
+        let region = setting(&kwargs, "region_name", Region::try_from)?;
+        let role_arn = setting(&kwargs, "role_arn", RoleArn::try_from)?;
         for key in kwargs.values.keys().filter(|k| !used.contains(&k.as_str())) {
             tracing::debug!(key = %key, "backend_kwargs: not used by this backend or function");
         }
@@ -233,6 +203,8 @@ impl AirflowBackend {
             aliases,
             region,
             role_arn,
+            region_from: kwargs.source("region_name"),
+            role_arn_from: kwargs.source("role_arn"),
         })
     }
 }
@@ -279,10 +251,9 @@ impl AirflowBackend {
             && region.partition() != function_partition
         {
             return Err(bad(
-                SECRETS_REGION,
+                self.region_from,
                 format!(
-                    "region_name {region} (SECRETS_REGION or region_name in {KWARGS}) is in the {} \
-                     partition, {fix}",
+                    "region_name {region} is in the {} partition, {fix}",
                     region.partition()
                 ),
             ));
@@ -291,10 +262,9 @@ impl AirflowBackend {
             && role.partition() != function_partition
         {
             return Err(bad(
-                SECRETS_ROLE_ARN,
+                self.role_arn_from,
                 format!(
-                    "role_arn {role} (SECRETS_ROLE_ARN or role_arn in {KWARGS}) is in the {} \
-                     partition, {fix}",
+                    "role_arn {role} is in the {} partition, {fix}",
                     role.partition()
                 ),
             ));
@@ -303,24 +273,17 @@ impl AirflowBackend {
     }
 }
 
-/// A kwarg the template also passes as its own variable (what it scoped IAM to): the two
-/// must agree, and either alone is the setting.
+/// A kwarg parsed as `parse` parses it, an error naming the variable it came from.
 fn setting<T, E: std::fmt::Display>(
-    get: &dyn Fn(&str) -> Option<String>,
     kwargs: &Kwargs,
-    variable: &'static str,
     kwarg: &str,
     parse: impl Fn(String) -> Result<T, E>,
 ) -> Result<Option<T>, ConfigError> {
-    let legacy = get(variable).filter(|v| !v.trim().is_empty());
-    let from_kwargs = kwargs.text(kwarg)?;
-    let source = if from_kwargs.is_some() {
-        kwargs.source(kwarg)
-    } else {
-        variable
-    };
-    agree(variable, legacy, kwarg, from_kwargs, kwargs.source(kwarg))?
-        .map(|value| parse(value).map_err(|e| bad(source, format!("{kwarg}: {e}"))))
+    kwargs
+        .text(kwarg)?
+        .map(|value| {
+            parse(value.to_owned()).map_err(|e| bad(kwargs.source(kwarg), format!("{kwarg}: {e}")))
+        })
         .transpose()
 }
 

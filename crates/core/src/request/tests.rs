@@ -229,6 +229,37 @@ fn a_deeply_nested_event_is_an_invalid_request() {
     );
 }
 
+/// The request's keys and its connection entries' are the structs' own: an event's `detail`
+/// is checked against them, and the error shows every one of them.
+#[test]
+fn the_request_keys_are_the_structs_own_and_shown_in_full() {
+    assert_eq!(Request::keys(), ["connections", "dry_run"]);
+    let err = Request::from_event(scheduled(json!({"dry_run": true, "conections": []})))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            r#"a detail may hold only {"connections", "dry_run"} (a scheduled event's is {})"#
+        ),
+        "{err}"
+    );
+    let expected = Request::expected();
+    for key in TargetSpec::keys() {
+        assert!(
+            expected.contains(&format!("{key:?}: \"...\"")),
+            "{expected}"
+        );
+    }
+    assert!(expected.ends_with(r#""dry_run": true}"#), "{expected}");
+    // Each listed key is one the parser knows: set to nonsense it is refused for its value.
+    for key in TargetSpec::keys().iter().filter(|k| **k != "conn_id") {
+        let err = Request::from_event(json!({"connections": [{"conn_id": "a", *key: 1}]}))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("unknown field"), "{key}: {err}");
+    }
+}
+
 #[test]
 fn malformed_requests_say_what_is_wrong() {
     let cases = [

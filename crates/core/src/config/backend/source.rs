@@ -68,16 +68,20 @@ impl Section {
         }
     }
 
-    /// The per-key variable of `key`, upper-cased as usually spelled (Airflow lower-cases the
-    /// suffix, so any spelling sets the same key).
-    fn per_key(self, key: &str) -> &'static str {
-        let names = match self {
+    /// The per-key variables of the keys the function reads (`USED`), upper-cased as usually
+    /// spelled (Airflow lower-cases the suffix, so any spelling sets the same key).
+    pub const fn per_key_variables(self) -> [&'static str; USED.len()] {
+        match self {
             Self::Workers => per_key_names!("AIRFLOW__WORKERS__SECRETS_BACKEND_KWARG__"),
             Self::Secrets => per_key_names!("AIRFLOW__SECRETS__BACKEND_KWARG__"),
-        };
+        }
+    }
+
+    /// The per-key variable of `key`, to name in errors.
+    fn per_key(self, key: &str) -> &'static str {
         USED.iter()
             .position(|used| *used == key)
-            .map_or(self.per_key_prefix(), |i| names[i])
+            .map_or(self.per_key_prefix(), |i| self.per_key_variables()[i])
     }
 }
 
@@ -88,6 +92,8 @@ pub struct Kwargs {
     pub values: Map<String, Value>,
     /// Keys set by a per-key variable (a raw string, never JSON), with that variable.
     per_key: BTreeMap<String, &'static str>,
+    /// What the section's JSON said for a key a per-key variable then replaced.
+    replaced: BTreeMap<String, Value>,
 }
 
 impl Kwargs {
@@ -103,6 +109,40 @@ impl Kwargs {
         self.per_key.contains_key(key)
     }
 
+    /// A key both the JSON and a per-key variable set must be set alike (`same` compares the
+    /// JSON's text with the variable's). Airflow lets the per-key variable win
+    /// (apache/airflow#63312: "Per-key variables override the same key in the JSON blob"),
+    /// but two values for one setting mean two places: the JSON is what Airflow's
+    /// configuration says, and the template's per-key variables are what its IAM grants
+    /// name, so writing either one could write where Airflow never reads, or where the
+    /// function may not write. Refused, naming both.
+    pub fn agree(&self, key: &str, same: impl Fn(&str, &str) -> bool) -> Result<(), ConfigError> {
+        let (Some(json), Some(Value::String(per_key))) =
+            (self.replaced.get(key), self.values.get(key))
+        else {
+            return Ok(());
+        };
+        if let Value::String(json) = json
+            && same(json, per_key)
+        {
+            return Ok(());
+        }
+        let parameter = template_parameter(key).map_or_else(String::new, |p| {
+            format!(" (deploying with template.yaml: set its {p} parameter to the JSON's value)")
+        });
+        Err(bad(
+            self.source(key),
+            format!(
+                "{per_key:?} disagrees with {key} {json} in {}: Airflow would use {per_key:?}, \
+                 but two values for one setting mean the function could write where Airflow \
+                 does not read, or where it may not write; remove {key} from {}, or make the two \
+                 agree{parameter}",
+                self.section.kwargs(),
+                self.section.kwargs(),
+            ),
+        ))
+    }
+
     /// A kwarg that must be text (or unset, or null in the JSON).
     pub fn text(&self, key: &str) -> Result<Option<&str>, ConfigError> {
         match self.values.get(key) {
@@ -110,6 +150,18 @@ impl Kwargs {
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(bad(self.source(key), format!("{key} is {other}, not text"))),
         }
+    }
+}
+
+/// The template's parameter passed as the per-key variable of `key` (template.yaml,
+/// `RefresherFunction`'s `Environment`), which its IAM grants also name.
+fn template_parameter(key: &str) -> Option<&'static str> {
+    match key {
+        "connections_prefix" => Some("ConnectionsPrefix"),
+        "sep" => Some("ConnectionsSeparator"),
+        "region_name" => Some("SecretsRegion"),
+        "role_arn" => Some("SecretsRoleArn"),
+        _ => None,
     }
 }
 
@@ -157,6 +209,7 @@ pub fn select(
     let prefix = section.per_key_prefix();
     let mut per_key: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut spelled: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut replaced: BTreeMap<String, Value> = BTreeMap::new();
     for (name, value) in list(prefix) {
         let Some(suffix) = name.strip_prefix(prefix) else {
             continue;
@@ -175,7 +228,11 @@ pub fn select(
             ));
         }
         per_key.insert(key.clone(), section.per_key(&key));
-        values.insert(key.clone(), Value::String(value.clone()));
+        if let Some(json) = values.insert(key.clone(), Value::String(value.clone()))
+            && !spelled.contains_key(&key)
+        {
+            replaced.insert(key.clone(), json);
+        }
         spelled.insert(key, (name, value));
     }
     if section == Section::Workers {
@@ -193,6 +250,7 @@ pub fn select(
             section,
             values,
             per_key,
+            replaced,
         },
     ))
 }

@@ -2,6 +2,11 @@
 
 use super::*;
 
+const PREFIX: &str = "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX";
+const SEP: &str = "AIRFLOW__SECRETS__BACKEND_KWARG__SEP";
+const REGION: &str = "AIRFLOW__SECRETS__BACKEND_KWARG__REGION_NAME";
+const ROLE: &str = "AIRFLOW__SECRETS__BACKEND_KWARG__ROLE_ARN";
+
 fn read(vars: &[(&str, &str)]) -> Result<AirflowBackend, ConfigError> {
     AirflowBackend::from_lookup(|name| {
         vars.iter()
@@ -71,7 +76,7 @@ fn parameter_store_is_read_as_its_backend_reads_it() {
             r#"{"connections_prefix": "platform/conns/", "sep": "_",
                 "extra_conn_words": {"login": ["usr"]}}"#,
         ),
-        ("CONNECTIONS_PREFIX", "/platform/conns"),
+        (PREFIX, "/platform/conns"),
     ])
     .unwrap();
     assert_eq!(
@@ -79,7 +84,14 @@ fn parameter_store_is_read_as_its_backend_reads_it() {
         ("/platform/conns", "/")
     );
     assert_eq!(b.aliases, Aliases::from_json_only());
-    assert!(read(&[(BACKEND, PARAMETER_STORE), ("CONNECTIONS_SEP", "/")]).is_ok());
+    // The template passes its separator only with Secrets Manager; a stray one is ignored.
+    assert_eq!(
+        read(&[(BACKEND, PARAMETER_STORE), (SEP, "_")])
+            .unwrap()
+            .naming
+            .sep,
+        "/"
+    );
 }
 
 #[test]
@@ -109,34 +121,26 @@ fn what_cannot_work_is_refused_naming_the_setting() {
         ),
         (kwargs(r#"{"role_arn": "admin"}"#), KWARGS, "role_arn"),
         (
-            read(&[(BACKEND, PARAMETER_STORE), ("CONNECTIONS_SEP", "_")]),
-            "CONNECTIONS_SEP",
-            "always separates with \"/\"",
-        ),
-        (
             read(&[
-                ("SECRETS_REGION", "eu-west-1"),
+                (REGION, "eu-west-1"),
                 (KWARGS, r#"{"region_name": "us-east-1"}"#),
             ]),
-            "SECRETS_REGION",
-            "\"eu-west-1\" disagrees with region_name \"us-east-1\"",
+            REGION,
+            "\"eu-west-1\" disagrees with region_name \"us-east-1\" in \
+             AIRFLOW__SECRETS__BACKEND_KWARGS: Airflow would use \"eu-west-1\"",
         ),
         (
             read(&[
-                ("SECRETS_ROLE_ARN", "arn:aws:iam::123456789012:role/a"),
+                (ROLE, "arn:aws:iam::123456789012:role/a"),
                 (
                     KWARGS,
                     r#"{"role_arn": "arn:aws:iam::123456789012:role/b"}"#,
                 ),
             ]),
-            "SECRETS_ROLE_ARN",
-            "disagrees with role_arn",
+            ROLE,
+            "set its SecretsRoleArn parameter to the JSON's value",
         ),
-        (
-            read(&[("SECRETS_REGION", "nowhere")]),
-            "SECRETS_REGION",
-            "region_name",
-        ),
+        (read(&[(REGION, "nowhere")]), REGION, "region_name"),
         (
             read(&[(
                 BACKEND,
@@ -147,16 +151,22 @@ fn what_cannot_work_is_refused_naming_the_setting() {
         ),
         (
             read(&[
-                ("CONNECTIONS_PREFIX", "a/b"),
+                (PREFIX, "a/b"),
                 (KWARGS, r#"{"connections_prefix": "c/d"}"#),
             ]),
-            "CONNECTIONS_PREFIX",
+            PREFIX,
             "\"a/b\" disagrees with connections_prefix \"c/d\"",
         ),
         (
-            read(&[("CONNECTIONS_SEP", "_"), (KWARGS, r#"{"sep": "/"}"#)]),
-            "CONNECTIONS_SEP",
-            "disagrees with sep",
+            read(&[(SEP, "_"), (KWARGS, r#"{"sep": "/"}"#)]),
+            SEP,
+            "remove sep from AIRFLOW__SECRETS__BACKEND_KWARGS, or make the two agree \
+             (deploying with template.yaml: set its ConnectionsSeparator parameter",
+        ),
+        (
+            read(&[(PREFIX, "a"), (KWARGS, r#"{"connections_prefix": null}"#)]),
+            PREFIX,
+            "disagrees with connections_prefix null",
         ),
     ];
     for (result, variable, says) in cases {
@@ -164,10 +174,10 @@ fn what_cannot_work_is_refused_naming_the_setting() {
         assert_eq!(err.variable, variable, "{err}");
         assert!(err.problem.contains(says), "{err}");
     }
-    // The template's IAM scope alone is the setting; agreeing with the kwargs is fine.
+    // The template's per-key variables alone are the settings; the JSON agreeing is fine.
     let scoped = read(&[
-        ("SECRETS_REGION", "eu-west-1"),
-        ("SECRETS_ROLE_ARN", "arn:aws:iam::123456789012:role/a"),
+        (REGION, "eu-west-1"),
+        (ROLE, "arn:aws:iam::123456789012:role/a"),
     ])
     .unwrap();
     assert_eq!(
@@ -177,16 +187,36 @@ fn what_cannot_work_is_refused_naming_the_setting() {
     assert!(scoped.role_arn.is_some());
     assert!(
         read(&[
-            ("SECRETS_REGION", "eu-west-1"),
+            (REGION, "eu-west-1"),
             (KWARGS, r#"{"region_name": "eu-west-1"}"#)
         ])
         .is_ok()
     );
     // The same prefix spelled with its separator agrees.
+    assert_eq!(
+        read(&[
+            (PREFIX, "a/b/"),
+            (KWARGS, r#"{"connections_prefix": "a/b"}"#)
+        ])
+        .unwrap()
+        .naming
+        .prefix,
+        "a/b"
+    );
+    // A key the function does not read follows Airflow's rule alone: the per-key one wins.
     assert!(
         read(&[
-            ("CONNECTIONS_PREFIX", "a/b/"),
-            (KWARGS, r#"{"connections_prefix": "a/b"}"#)
+            ("AIRFLOW__SECRETS__BACKEND_KWARG__ENDPOINT_URL", "http://a"),
+            (KWARGS, r#"{"endpoint_url": "http://b"}"#)
+        ])
+        .is_ok()
+    );
+    // The Parameter Store backend takes no sep, so a sep in both places is not compared.
+    assert!(
+        read(&[
+            (BACKEND, PARAMETER_STORE),
+            (SEP, "/"),
+            (KWARGS, r#"{"sep": "_"}"#)
         ])
         .is_ok()
     );
@@ -196,29 +226,29 @@ fn what_cannot_work_is_refused_naming_the_setting() {
 fn the_secrets_role_and_region_must_be_in_the_functions_partition() {
     let east = Region::try_from("us-east-1".to_owned()).unwrap();
     let china = Region::try_from("cn-north-1".to_owned()).unwrap();
-    let role = |arn: &str| read(&[("SECRETS_ROLE_ARN", arn)]).unwrap();
+    let role = |arn: &str| read(&[(ROLE, arn)]).unwrap();
     let err = role("arn:aws-cn:iam::123456789012:role/secrets")
         .check_partition(&east)
         .unwrap_err();
-    assert_eq!(err.variable, "SECRETS_ROLE_ARN");
+    assert_eq!(err.variable, ROLE);
     assert!(
         err.problem.contains(
-            "role_arn arn:aws-cn:iam::123456789012:role/secrets (SECRETS_ROLE_ARN or role_arn in \
-             AIRFLOW__SECRETS__BACKEND_KWARGS) is in the aws-cn partition, but the function \
-             runs in us-east-1 (aws)"
+            "role_arn arn:aws-cn:iam::123456789012:role/secrets is in the aws-cn partition, but \
+             the function runs in us-east-1 (aws)"
         ),
         "{err}"
     );
     let from_kwargs = kwargs(r#"{"role_arn": "arn:aws-us-gov:iam::123456789012:role/s"}"#).unwrap();
     assert_eq!(
         from_kwargs.check_partition(&east).unwrap_err().variable,
-        "SECRETS_ROLE_ARN"
+        KWARGS,
+        "named where it was set"
     );
-    let err = read(&[("SECRETS_REGION", "cn-north-1")])
+    let err = read(&[(REGION, "cn-north-1")])
         .unwrap()
         .check_partition(&east)
         .unwrap_err();
-    assert_eq!(err.variable, "SECRETS_REGION");
+    assert_eq!(err.variable, REGION);
     assert!(err.problem.contains("is in the aws-cn partition"), "{err}");
     // In its own partition, each is fine.
     assert!(

@@ -69,14 +69,20 @@ fn without_a_workers_class_the_secrets_pair_is_used() {
 #[test]
 fn per_key_variables_override_that_key_of_the_chosen_sections_json() {
     let over = key(SECRETS_KEY, "CONNECTIONS_PREFIX");
+    let endpoint = key(SECRETS_KEY, "ENDPOINT_URL");
     let b = env(&[
-        (KWARGS, r#"{"connections_prefix": "json", "sep": "_"}"#),
+        (
+            KWARGS,
+            r#"{"connections_prefix": "env_", "sep": "_", "endpoint_url": "http://json"}"#,
+        ),
         (&over, "env"),
+        (&endpoint, "http://env"),
     ])
     .unwrap();
     assert_eq!(
         (b.naming.prefix.as_str(), b.naming.sep.as_str()),
-        ("env", "_")
+        ("env", "_"),
+        "the JSON's other keys stay; one prefix spelled with and without its separator"
     );
     // Alone, and in any case: the suffix lower-cased is the key.
     let region = key(SECRETS_KEY, "Region_Name");
@@ -146,12 +152,16 @@ fn errors_name_the_variable_the_value_came_from() {
         ),
         (
             &[
-                ("CONNECTIONS_PREFIX", "a"),
-                ("AIRFLOW__SECRETS__BACKEND_KWARG__connections_prefix", "b"),
+                (WORKERS_BACKEND, SM),
+                (WORKERS_KWARGS, r#"{"connections_prefix": "a"}"#),
+                (
+                    "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARG__connections_prefix",
+                    "b",
+                ),
             ],
-            "CONNECTIONS_PREFIX",
-            "\"a\" disagrees with connections_prefix \"b\" in \
-             AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARG__CONNECTIONS_PREFIX",
+            "\"b\" disagrees with connections_prefix \"a\" in \
+             AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS",
         ),
         (
             &[(WORKERS_BACKEND, SM), (WORKERS_KWARGS, "not json")],
