@@ -157,7 +157,11 @@ def main() -> int:
     ap.add_argument("--repository-url", help="the repository that publishes, which HomePageUrl must name")
     args = ap.parse_args()
     bad: list[str] = []
-    pkg = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    # Fields the package takes from the workspace (`license.workspace = true`) are read there.
+    inherited = cargo.get("workspace", {}).get("package", {})
+    pkg = {key: inherited[key] if value == {"workspace": True} else value
+           for key, value in cargo["package"].items()}
     version = pkg["version"]
     licenses = check_cargo(pkg, bad)
     template = parse_template((ROOT / "template.yaml").read_text())

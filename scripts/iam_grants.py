@@ -46,7 +46,7 @@ PARAMETER_RESOURCE = re.compile(
 # Exactly these actions may, and must, be granted on that form too (iam_scenarios.py).
 PARAMETER_ARN_WITH_NAME_SLASH = ("ssm:AddTagsToResource",)
 DOUBLE_SLASH_PARAMETER_RESOURCE = re.compile(PARAMETER_RESOURCE.pattern.replace("parameter/", "parameter//", 1))
-# The tag the function writes on what it creates (src/store.rs, MANAGED_BY_TAG), the only one
+# The tag the function writes on what it creates (crates/core/src/store.rs, MANAGED_BY_TAG), the only one
 # the tag actions may write: a Condition of exactly MANAGED_BY_CONDITION (both keys are among
 # each action's condition keys in the Service Authorization Reference).
 MANAGED_BY = ("managed-by", "airflow-ecr-refresher")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_DIRS = ("docs", "scripts", "src", "tests", "events", "bench")
+TOP_DIRS = ("docs", "scripts", "src", "crates", "tests", "events", "bench")
 # `docs/deploy.md`, `scripts/lint-template.sh`, `tests/template/`... with a file extension,
 # not preceded by a path or word character (so `shared/docs/x.md` or a URL's `/docs/x.html`
 # is not taken for `docs/x.md`).
@@ -32,7 +32,7 @@ LEADER_RE = re.compile(r"^[ \t]*(?://[/!]?|#+|\*)?[ \t]*", re.M)
 
 def sources() -> list[Path]:
     return [ROOT / "template.yaml", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-            *sorted((ROOT / "src").rglob("*.rs"))]
+            *sorted((ROOT / "src").rglob("*.rs")), *sorted((ROOT / "crates").rglob("*.rs"))]
 
 
 def citing_sources() -> list[Path]:
@@ -41,7 +41,8 @@ def citing_sources() -> list[Path]:
              *(p for p in sorted((ROOT / "scripts").iterdir()) if p.is_file()),
              *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / ".github" / "workflows").glob("*.yml")),
              *(p for p in sorted((ROOT / "bench").iterdir()) if p.is_file() and p.suffix in {".py", ".sh"}),
-             *sorted((ROOT / "src").rglob("*.rs"))]
+             *sorted((ROOT / "src").rglob("*.rs")), *sorted((ROOT / "crates").rglob("*.rs")),
+             *sorted(ROOT.glob("**/Cargo.toml")), ROOT / ".cargo" / "config.toml"]
     # These two write sample citations of pages that exist only in their examples.
     samples = {Path(__file__).resolve(), ROOT / "tests" / "test_links.py"}
     return [p for p in found if p not in samples]
@@ -116,10 +117,6 @@ def test_the_citation_pattern_finds_what_it_must() -> None:
 def test_every_cited_section_exists(source: Path) -> None:
     bad = []
     for page, heading, anchor in citations(source.read_text()):
-        if page.startswith("README") and source.suffix == ".rs":
-            # src/ is not this check's yet: its README citations are being moved to docs/ with
-            # the Rust sources themselves. Its docs/ citations are checked like any other.
-            continue
         path = ROOT / (page if page.endswith(".md") else page + ".md")
         if not path.is_file():
             bad.append(f"{page}: no such page")
@@ -143,7 +140,7 @@ def test_every_named_repository_path_exists(source: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "source", [ROOT / "template.yaml", *sorted((ROOT / "src").rglob("*.rs"))], ids=lambda p: str(p.relative_to(ROOT))
+    "source", [ROOT / "template.yaml", *sorted((ROOT / "src").rglob("*.rs")), *sorted((ROOT / "crates").rglob("*.rs"))], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_nothing_points_outside_the_repository(source: Path) -> None:
     found = [

@@ -26,7 +26,7 @@ ACCEPTED_PREFIXES = {"airflow/connections", "/airflow/connections", "airflow", "
 
 
 def airflow_secret_name(prefix: str, sep: str, conn_id: str) -> str:
-    """As Airflow's SecretsManagerBackend (and src/target.rs) build it; Python's rstrip takes
+    """As Airflow's SecretsManagerBackend (and crates/core/src/target.rs) build it; Python's rstrip takes
     a set of characters."""
     return prefix.rstrip(sep) + sep + conn_id
 

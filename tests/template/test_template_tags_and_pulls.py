@@ -19,9 +19,9 @@ REPOSITORY = "arn:aws:ecr:us-east-1:123456789012:repository/ecr-public/*"
 
 
 def code_tag() -> tuple[str, str]:
-    """The tag the function writes on what it creates (src/store.rs)."""
-    m = re.search(r'MANAGED_BY_TAG: \(&str, &str\) = \("([^"]+)", "([^"]+)"\)', (ROOT / "src" / "store.rs").read_text())
-    assert m, "src/store.rs no longer defines MANAGED_BY_TAG as this test reads it"
+    """The tag the function writes on what it creates (crates/core/src/store.rs)."""
+    m = re.search(r'MANAGED_BY_TAG: \(&str, &str\) = \("([^"]+)", "([^"]+)"\)', (ROOT / "crates" / "core" / "src" / "store.rs").read_text())
+    assert m, "crates/core/src/store.rs no longer defines MANAGED_BY_TAG as this test reads it"
     return m.group(1), m.group(2)
 
 
