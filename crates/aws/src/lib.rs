@@ -6,7 +6,7 @@
 pub mod batch;
 pub mod ecr;
 pub mod parameter_store;
-pub mod sdk_error;
+mod sdk_error;
 pub mod secrets_manager;
 mod ssm_retries;
 pub mod sts;

@@ -6,27 +6,27 @@
 //! A run flows one way: targets -> logins -> current values -> plan -> paced writes ->
 //! report (`run.rs`).
 
-pub mod action;
 pub mod aws_error;
 pub mod config;
 pub mod connection;
 pub mod destination;
-pub mod expiry;
 pub mod failure;
 pub mod ids;
 pub mod login;
 pub mod naming;
+pub mod pace;
 pub mod partition;
-pub mod plan;
 pub mod pull;
-pub mod registry;
 pub mod report;
 pub mod request;
 pub mod run;
-pub mod schedule;
 pub mod store;
-pub mod strict_json;
 pub mod target;
 
+mod action;
 mod apply;
-pub mod pace;
+mod expiry;
+mod plan;
+mod registry;
+mod schedule;
+mod strict_json;

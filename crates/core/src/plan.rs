@@ -122,14 +122,6 @@ fn decide(
     })
 }
 
-impl Step {
-    /// What the step would do, for a dry run.
-    pub fn would(&self) -> Option<Action> {
-        let decision = self.decision.as_ref().ok()?;
-        Some(decision.write.kind.would())
-    }
-}
-
 /// One connection's write: from its current value and its new login, the value to write,
 /// or why none may be made.
 pub fn connection_write(
@@ -529,7 +521,7 @@ mod tests {
         let new = plan.steps[0].decision.as_ref().unwrap();
         assert_eq!(new.login.host, HOST);
         assert!(new.write.value.expose_secret().contains(HOST));
-        assert_eq!(plan.steps[0].would(), Some(Action::WouldCreate));
+        assert_eq!(new.write.kind.would(), Action::WouldCreate);
         let reason = |i: usize| plan.steps[i].decision.as_ref().unwrap_err();
         assert_eq!(reason(2), &TargetFailure::Read(denied));
         assert!(
@@ -550,6 +542,5 @@ mod tests {
             "{:?}",
             reason(5)
         );
-        assert_eq!(plan.steps[5].would(), None);
     }
 }
