@@ -274,4 +274,86 @@ mod tests {
             }
         }
     }
+
+    /// The dashboard's body in `template.yaml`, its `${...}` substitutions named.
+    fn dashboard_of_the_template() -> Value {
+        let template = include_str!("../template.yaml");
+        let start = template.find("DashboardBody: !Sub |").unwrap();
+        let body: Vec<&str> = template[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("        ") || l.trim().is_empty())
+            .collect();
+        let mut body = body.join("\n");
+        while let Some(at) = body.find("${") {
+            let end = at + body[at..].find('}').unwrap();
+            let name = body[at + 2..end].to_owned();
+            body.replace_range(at..=end, &format!("<{name}>"));
+        }
+        serde_json::from_str(&body).unwrap()
+    }
+
+    #[test]
+    fn the_dashboard_shows_what_the_function_emits_and_every_alarm() {
+        let dashboard = dashboard_of_the_template();
+        let written = refreshed(Some(UNIX_EPOCH + Duration::from_secs(43_200)));
+        let period = Some(Duration::from_secs(21_600));
+        let r = record("f", &outcomes(vec![written], 1), UNIX_EPOCH, period);
+        let emitted: Vec<&str> = r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        let mut shown = Vec::new();
+        let mut alarms = Vec::new();
+        for widget in dashboard["widgets"].as_array().unwrap() {
+            let properties = &widget["properties"];
+            if widget["type"] == "alarm" {
+                alarms.extend(properties["alarms"].as_array().unwrap().iter().cloned());
+                continue;
+            }
+            for row in properties["metrics"].as_array().unwrap() {
+                let row: Vec<&str> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                let [namespace, metric, dimension, value] = row[..] else {
+                    panic!("{row:?}: one metric, one dimension");
+                };
+                assert_eq!(
+                    (dimension, value),
+                    ("FunctionName", "<RefresherFunction>"),
+                    "{metric}"
+                );
+                match namespace {
+                    NAMESPACE => assert!(emitted.contains(&metric), "{metric} is never emitted"),
+                    "AWS/Lambda" => {
+                        assert!(["Duration", "Invocations", "Errors"].contains(&metric))
+                    }
+                    other => panic!("{other}: no such namespace here"),
+                }
+                shown.push(metric);
+            }
+        }
+        for metric in emitted {
+            assert!(
+                shown.contains(&metric),
+                "{metric} is emitted but not on the dashboard"
+            );
+        }
+        assert!(shown.contains(&"Duration"), "the run's duration");
+        // Every alarm of the template, by its ARN.
+        let template = include_str!("../template.yaml");
+        let lines: Vec<&str> = template.lines().collect();
+        let declared: Vec<Value> = lines
+            .windows(2)
+            .filter(|w| w[1].trim() == "Type: AWS::CloudWatch::Alarm")
+            .map(|w| json!(format!("<{}.Arn>", w[0].trim().trim_end_matches(':'))))
+            .collect();
+        assert_eq!(declared.len(), 3);
+        assert_eq!(alarms, declared);
+    }
 }
