@@ -84,3 +84,30 @@ async fn a_missing_tag_is_named_with_ecrs_reason() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_denied_pull_check_names_the_image_and_the_fix() {
+    // ECR answers a principal without ecr:BatchGetImage with AccessDeniedException, HTTP
+    // 400, JSON protocol (Amazon ECR API Reference, "Common Errors").
+    let get = mock!(aws_sdk_ecr::Client::batch_get_image).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/refresher/fn is not authorized to perform: ecr:BatchGetImage"}"#,
+            ),
+        )
+    });
+    let region = Region::try_from("us-east-1".to_owned()).unwrap();
+    let err = ecr(&get)
+        .check_pull(&region, None, "123456789012", &image("team/app:v1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, PullCheckError::Denied { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("the token's principal may not pull team/app:v1")
+            && message.contains("PullRepositoryArns"),
+        "{message}"
+    );
+    assert_eq!(get.num_calls(), 1, "a refusal is not retried");
+}
