@@ -7,7 +7,9 @@ use refresher_core::store::Current;
 /// How a store's batch reads go out: names a call, calls a second.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadQuota {
+    /// The most names one call may read.
     pub batch: usize,
+    /// The calls a second the store allows.
     pub calls_per_second: usize,
 }
 

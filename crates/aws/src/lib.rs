@@ -3,6 +3,8 @@
 //! by every invocation. Errors leave here as the core's `AwsError`, never with a response
 //! body (`sdk_error.rs`).
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod ecr;
 pub mod parameter_store;
@@ -30,7 +32,9 @@ use sts::Sts;
 /// Where a run gets logins and keeps connections.
 #[derive(Debug, Clone)]
 pub struct Aws {
+    /// ECR for logins, STS for pull roles.
     pub logins: Arc<dyn Logins>,
+    /// The store Airflow's backend reads: Secrets Manager or Parameter Store.
     pub store: Arc<dyn Store>,
 }
 
@@ -97,7 +101,9 @@ pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), String> {
 /// Logins from Amazon ECR, pull roles from AWS STS.
 #[derive(Debug, Clone)]
 pub struct AwsLogins {
+    /// Fetches registry logins and checks pulls.
     pub ecr: Ecr,
+    /// Assumes pull roles.
     pub sts: Sts,
 }
 

@@ -44,12 +44,14 @@ const NO_KEY: &str = "the parameter's KMS key was not found, so it was not overw
 const DESCRIPTION: &str =
     "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher";
 
+/// AWS Systems Manager Parameter Store as a `Store`: connections as `SecureString` parameters.
 #[derive(Debug, Clone)]
 pub struct Parameters {
     client: Client,
 }
 
 impl Parameters {
+    /// Wraps `client`, adding retries of `PutParameter`'s `TooManyUpdates`.
     pub fn new(client: Client) -> Self {
         Self {
             client: crate::ssm_retries::with_retries(&client),

@@ -33,12 +33,14 @@ const VALUE_LIMIT: usize = 65_536;
 const DESCRIPTION: &str = "Airflow Docker connection to Amazon ECR, refreshed by airflow-ecr-refresher. \
                            Host, login and password are overwritten on every refresh; other fields are kept.";
 
+/// AWS Secrets Manager as a `Store`: connections as secrets.
 #[derive(Debug, Clone)]
 pub struct Secrets {
     client: Client,
 }
 
 impl Secrets {
+    /// Wraps `client`, which decides region, credentials and retries.
     pub fn new(client: Client) -> Self {
         Self { client }
     }

@@ -17,6 +17,7 @@ use secrecy::SecretString;
 
 const ACTION: &str = "sts:AssumeRole";
 
+/// AWS STS: assumes pull roles as the function, one session named after it.
 #[derive(Debug, Clone)]
 pub struct Sts {
     /// The function's own configuration: its credentials assume the roles.
@@ -34,6 +35,7 @@ pub(crate) fn session_name(function_name: Option<String>) -> String {
 }
 
 impl Sts {
+    /// Assumes roles with `sdk`'s credentials, in sessions named after the Lambda function.
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
             sdk: sdk.clone(),
@@ -41,6 +43,7 @@ impl Sts {
         }
     }
 
+    /// Assumes `role`: its temporary credentials, or why it could not be assumed.
     pub async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
         let failed = |source| LoginError::Role {
             role: role.to_string(),

@@ -6,13 +6,18 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// The value did not exist and was created.
     Created,
+    /// An existing value got a new version.
     Updated,
+    /// Dry run: the value does not exist and would be created.
     WouldCreate,
+    /// Dry run: the existing value would get a new version.
     WouldUpdate,
 }
 
 impl Action {
+    /// The snake_case name the response and logs use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",

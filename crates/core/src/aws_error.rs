@@ -19,16 +19,20 @@ pub enum ErrorKind {
     PendingDeletion,
     /// No answer: a refused or broken connection, or a timeout.
     Transport,
+    /// Anything else: the message says what.
     Other,
 }
 
+/// One failed AWS call, free of SDK types: what failed, its kind, and AWS's code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
     /// The IAM action that failed, e.g. `secretsmanager:PutSecretValue`.
     pub action: &'static str,
+    /// What kind of failure it was: decides how the run reacts and which hint the message gives.
     pub kind: ErrorKind,
     /// The AWS error code, when the service answered.
     pub code: Option<String>,
+    /// The service's message, or what the SDK reported; `no message` when there was none.
     pub message: String,
 }
 
@@ -47,6 +51,7 @@ fn common_kind(code: &str, message: &str) -> ErrorKind {
 }
 
 impl AwsError {
+    /// An error of a kind already known; without a `message`, it says `no message`.
     pub fn new(
         action: &'static str,
         kind: ErrorKind,
@@ -61,12 +66,14 @@ impl AwsError {
         }
     }
 
-    /// An error entry of a batch call (`BatchGetSecretValue`'s `Errors`): code and message.
     /// A request the SDK's builder refused before sending it.
     pub fn request(action: &'static str, problem: &impl fmt::Display) -> Self {
         Self::new(action, ErrorKind::Other, None, Some(&problem.to_string()))
     }
 
+    /// An error the service answered with `code` and `message` (an SDK service error, or an
+    /// entry of a batch call's `Errors`): the kind comes from AWS's common error codes, and
+    /// `typed` refines it.
     pub fn from_code(action: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
         let kind = common_kind(code.unwrap_or_default(), message.unwrap_or_default());
         Self::new(action, kind, code, message)

@@ -11,6 +11,7 @@ use backend::AirflowBackend;
 pub use error::ConfigError;
 use std::collections::BTreeMap;
 
+/// The function's configuration, read once per process from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The connections a scheduled run refreshes.
@@ -19,6 +20,7 @@ pub struct Settings {
     pub backend: AirflowBackend,
     /// The format of secrets this function creates.
     pub format: SecretFormat,
+    /// `KMS_KEY_ID`: the key for values this function creates; `None` for the store's default.
     pub kms_key_id: Option<String>,
     /// The schedule that runs the function, when known: a login that would expire before
     /// the next run fails its connection.
@@ -35,6 +37,7 @@ impl Settings {
         Self::from_vars(&vars)
     }
 
+    /// Reads settings from a snapshot of the environment, every variable in `vars`.
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         Self::read(
             |name| vars.get(name).cloned(),

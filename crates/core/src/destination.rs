@@ -18,6 +18,7 @@ use secrecy::ExposeSecret;
 /// Why an existing connection's registry can neither be kept nor replaced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostConflict {
+    /// The existing registry is in another region than the one configured.
     #[error(
         "the connection logs in to {existing}, an ECR registry in {existing_region}, but its \
          region is set to {region}, whose token does not work there, so it was left untouched \
@@ -25,11 +26,16 @@ pub enum HostConflict {
          keep its registry, or set registry to move it"
     )]
     Region {
+        /// The existing registry host.
         existing: String,
+        /// The region of the existing registry.
         existing_region: String,
+        /// The region configured for the connection.
         region: String,
+        /// The host the refresh would have written instead.
         replacement: String,
     },
+    /// The existing registry is in a partition where the function cannot get a token.
     #[error(
         "the connection logs in to {existing}, an ECR registry in the {partition} partition, \
          where the function (in {function_partition}) cannot get a token, so it was left \
@@ -37,9 +43,13 @@ pub enum HostConflict {
          deployed in {partition}, or set registry to move it"
     )]
     Partition {
+        /// The existing registry host.
         existing: String,
+        /// The partition of the existing registry.
         partition: &'static str,
+        /// The partition the function runs in.
         function_partition: &'static str,
+        /// The host the refresh would have written instead.
         replacement: String,
     },
 }
@@ -76,6 +86,9 @@ fn ecr_host(current: &Current, aliases: &Aliases) -> Option<RegistryHost> {
     RegistryHost::of_existing(&host)
 }
 
+/// Where one target logs in, given the ECR host its existing connection has (`existing`):
+/// kept, replaced by the configured host (`replacement`, asked only for a message), or
+/// refused.
 pub fn settle(
     target: &Target,
     existing: Option<RegistryHost>,

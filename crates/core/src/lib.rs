@@ -6,6 +6,8 @@
 //! A run flows one way: targets -> logins -> current values -> plan -> paced writes ->
 //! report (`run.rs`).
 
+#![warn(missing_docs)]
+
 pub mod aws_error;
 pub mod config;
 pub mod connection;

@@ -17,9 +17,13 @@ use std::time::SystemTime;
 /// A pull role's temporary credentials, free of SDK types. Debug never shows the secret.
 #[derive(Debug, Clone)]
 pub struct RoleCredentials {
+    /// The session's access key id.
     pub access_key_id: String,
+    /// The session's secret key; Debug never shows it.
     pub secret_access_key: SecretString,
+    /// The token temporary keys need; `None` for long-term keys.
     pub session_token: Option<SecretString>,
+    /// When the session ends; `None` when the provider does not say.
     pub expires: Option<SystemTime>,
 }
 
@@ -37,7 +41,9 @@ pub enum Ends {
 pub struct Login {
     /// The bare registry host: Docker matches credentials to images by host.
     pub host: String,
+    /// The Docker user name (ECR's is `AWS`).
     pub username: String,
+    /// The registry password: the ECR token.
     pub password: SecretString,
     /// When it stops working, as far as is known, and what ends it.
     pub expires: Option<(SystemTime, Ends)>,
@@ -49,14 +55,19 @@ pub struct Login {
 /// What is wrong with a token. Never carries any part of the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// The token is not base64.
     #[error("the ECR authorization token is not valid base64")]
     NotBase64,
+    /// The decoded token is not UTF-8.
     #[error("the ECR authorization token does not decode to UTF-8 text")]
     NotText,
+    /// The decoded token has no `:`.
     #[error("the ECR authorization token is not of the form user:password")]
     NoSeparator,
+    /// The user or password is empty.
     #[error("the ECR authorization token has an empty user or password")]
     Empty,
+    /// The proxy endpoint has no usable host.
     #[error("ECR returned a proxy endpoint that is not an https URL with a host")]
     BadEndpoint,
 }
@@ -64,37 +75,78 @@ pub enum TokenError {
 /// Why a region's login could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginError {
+    /// `GetAuthorizationToken` failed.
     #[error("getting the ECR token for {region}: {source}")]
-    Call { region: Region, source: AwsError },
+    Call {
+        /// The region asked.
+        region: Region,
+        /// Why the call failed.
+        source: AwsError,
+    },
+    /// ECR answered without authorization data.
     #[error("ECR in {region} returned no authorization data")]
-    NoData { region: Region },
+    NoData {
+        /// The region asked.
+        region: Region,
+    },
+    /// ECR's token could not be read.
     #[error("ECR in {region} returned an unusable token: {source}")]
-    Token { region: Region, source: TokenError },
+    Token {
+        /// The region asked.
+        region: Region,
+        /// What is wrong with the token.
+        source: TokenError,
+    },
+    /// A `pull_role_arn` could not be assumed.
     #[error(
         "assuming pull_role_arn {role}: {source}. The role's trust policy must allow the \
          function's role to sts:AssumeRole, and the function's role needs sts:AssumeRole on it \
          (template parameter PullRoleArns)"
     )]
-    Role { role: String, source: AwsError },
+    Role {
+        /// The role's ARN.
+        role: String,
+        /// Why `AssumeRole` failed.
+        source: AwsError,
+    },
 }
 
 /// Why pulling the `check_image` with the login would fail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PullCheckError {
+    /// The login's principal may not pull the image.
     #[error(
         "the token's principal may not pull {image} ({source}): allow it ecr:BatchGetImage, \
          ecr:GetDownloadUrlForLayer and ecr:BatchCheckLayerAvailability (template parameter \
          PullRepositoryArns), and for another account's registry its repository policy too"
     )]
-    Denied { image: String, source: AwsError },
+    Denied {
+        /// The `check_image` checked.
+        image: String,
+        /// The refusal.
+        source: AwsError,
+    },
+    /// The image or its repository does not exist.
     #[error("{image} is not in the registry ({reason}): push it, or fix check_image")]
-    Missing { image: String, reason: String },
+    Missing {
+        /// The `check_image` checked.
+        image: String,
+        /// ECR's failure code and reason, or what was missing.
+        reason: String,
+    },
+    /// The check itself failed.
     #[error("checking that {image} can be pulled: {source}")]
-    Call { image: String, source: AwsError },
+    Call {
+        /// The `check_image` checked.
+        image: String,
+        /// Why the call failed.
+        source: AwsError,
+    },
 }
 
 /// Where logins come from (ECR, and STS for pull roles), and who can pull with them.
 pub trait Logins: std::fmt::Debug + Send + Sync {
+    /// Assumes a pull role, with the function's own credentials.
     fn assume<'a>(
         &'a self,
         role: &'a RoleArn,
@@ -205,6 +257,7 @@ pub struct RunLogins {
 }
 
 impl RunLogins {
+    /// Fetches every login `targets` need: each role assumed once, all concurrently.
     pub async fn fetch(source: &dyn Logins, targets: &[Target]) -> Self {
         let mut logins = Self::default();
         logins.fetch_more(source, targets).await;

@@ -26,6 +26,7 @@ const BACKTRACK_LIMIT: usize = 1_000_000;
 /// `connections_lookup_pattern`: a conn id Airflow would never look up is refused.
 #[derive(Clone)]
 pub struct LookupPattern {
+    /// The pattern as configured, in Python's syntax.
     pub source: String,
     regex: Regex,
 }
@@ -92,7 +93,9 @@ pub struct Naming {
     /// As the backend keeps it: trailing separator characters stripped; `""` for none.
     /// Parameter Store's starts with `/`.
     pub prefix: String,
+    /// `sep`: what joins the prefix and the conn id; always `/` for Parameter Store.
     pub sep: String,
+    /// `connections_lookup_pattern`: only conn ids it matches are looked up; `None`: all are.
     pub lookup: Option<LookupPattern>,
     /// Parameter Store: every name starts with `/`, even without a prefix.
     rooted: bool,

@@ -9,6 +9,7 @@
 use regex_lite::Regex;
 use std::sync::OnceLock;
 
+/// An AWS partition: its regions and the DNS names of its registries.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Partition {
     /// `aws`, `aws-cn`, `aws-us-gov`, ...

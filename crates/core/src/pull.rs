@@ -20,17 +20,23 @@ pub struct RoleArn {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct ImageRef {
+    /// The repository, without a registry host.
     pub repository: String,
+    /// The tag or digest.
     pub id: ImageId,
 }
 
+/// How an image is named within its repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageId {
+    /// A tag, such as `latest`.
     Tag(String),
+    /// A digest, `sha256:<64 hex digits>`.
     Digest(String),
 }
 
 impl RoleArn {
+    /// The ARN as text.
     pub fn as_str(&self) -> &str {
         &self.arn
     }

@@ -90,6 +90,7 @@ impl RegistryHost {
         Self::parse(bare)
     }
 
+    /// The host as text.
     pub fn as_str(&self) -> &str {
         &self.host
     }
@@ -99,6 +100,7 @@ impl RegistryHost {
         self.host.split('.').next().unwrap_or_default()
     }
 
+    /// The region the host names, whose token it takes.
     pub fn region(&self) -> &Region {
         &self.region
     }

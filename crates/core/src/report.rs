@@ -10,26 +10,37 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
+/// One connection written, or that a dry run would write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refreshed {
+    /// The Airflow conn id.
     pub conn_id: String,
+    /// The secret or parameter that holds it.
     pub secret_name: String,
+    /// The registry host written.
     pub registry: String,
+    /// What was done to the value.
     pub action: Action,
     /// RFC 3339, from ECR.
     pub expires_at: Option<String>,
+    /// `expires_at` as a time, for the metrics; not serialized.
     #[serde(skip)]
     pub expires: Option<SystemTime>,
 }
 
+/// What a run answers when every connection was refreshed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// Each connection, in the configured order.
     pub connections: Vec<Refreshed>,
 }
 
+/// One connection that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failed {
+    /// The Airflow conn id.
     pub conn_id: String,
+    /// The secret or parameter that holds it.
     pub secret_name: String,
     /// Typed to the end: tests match it, and its Display is what users read.
     pub cause: TargetFailure,
@@ -41,7 +52,9 @@ pub struct Failed {
 /// Some connections failed. The others were refreshed all the same.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct RefreshFailed {
+    /// The connections that failed, in the configured order.
     pub failed: Vec<Failed>,
+    /// The connections refreshed all the same.
     pub refreshed: Vec<Refreshed>,
 }
 
@@ -79,7 +92,9 @@ pub enum StopReason {
 /// A run cut short: what it finished, and what it did not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Stopped {
+    /// Why it stopped.
     pub reason: StopReason,
+    /// What it finished, and what not.
     pub outcomes: Outcomes,
 }
 
@@ -127,14 +142,18 @@ impl fmt::Display for Stopped {
 /// One connection a run set out to refresh and did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unfinished {
+    /// The Airflow conn id.
     pub conn_id: String,
+    /// The secret or parameter that holds it.
     pub secret_name: String,
 }
 
 /// A run's outcomes, in the configured order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcomes {
+    /// Written, or that a dry run would write.
     pub refreshed: Vec<Refreshed>,
+    /// Failed, and why.
     pub failed: Vec<Failed>,
     /// Started and cut short: each is unchanged, or written whole if its write landed
     /// before the stop (a write is atomic).

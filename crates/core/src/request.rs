@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// What one invocation asks for; the default refreshes the configured connections.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
@@ -49,6 +50,7 @@ impl Request {
     }
 }
 
+/// A refused request: what is wrong with it. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid manual request: {0}. Expected {expected} (all but conn_id optional); nothing was \
@@ -81,6 +83,7 @@ fn is_eventbridge(map: &Map<String, Value>) -> bool {
 /// function's `InvalidRequest`, never the runtime's own deserialization error); tests
 /// may hand a `Value`.
 pub trait Payload {
+    /// Reads the payload as a request, refusing what it cannot honour.
     fn into_request(self) -> Result<Request, RequestError>;
 }
 
@@ -103,6 +106,8 @@ impl Request {
         Self::from_event(strict_json::parse(text).map_err(RequestError)?)
     }
 
+    /// An event already parsed: `null`, `{}` and an EventBridge event refresh the configured
+    /// connections; any other object is a manual request.
     pub fn from_event(event: Value) -> Result<Self, RequestError> {
         let mut map = match event {
             Value::Null => return Ok(Self::default()),

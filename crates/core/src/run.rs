@@ -27,8 +27,11 @@ const WRITES_IN_FLIGHT: usize = 25;
 /// What a run talks to: where logins come from, where connections live, and a timer.
 #[derive(Clone, Copy)]
 pub struct Ports<'a> {
+    /// Where logins come from.
     pub logins: &'a dyn Logins,
+    /// Where connections are read and written.
     pub store: &'a dyn Store,
+    /// The timer that paces writes.
     pub clock: &'a dyn Clock,
 }
 
@@ -36,13 +39,16 @@ pub struct Ports<'a> {
 pub trait Clock: Send + Sync {
     /// Time since the clock's own origin: monotonic.
     fn elapsed(&self) -> Duration;
+    /// Waits `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
 /// Where a run writes and in what format new secrets start.
 #[derive(Debug, Clone, Copy)]
 pub struct Run<'a> {
+    /// The function's configuration.
     pub settings: &'a Settings,
+    /// Report what would be written, write nothing.
     pub dry_run: bool,
 }
 

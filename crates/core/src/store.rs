@@ -13,8 +13,11 @@ use secrecy::{ExposeSecret, SecretString};
 pub enum Current {
     /// Nothing to read: no such name, or a secret created without a value.
     Missing,
+    /// A text value Airflow may read.
     Text {
+        /// The value.
         value: SecretString,
+        /// Its version id, to tell whether another writer replaced it before ours landed.
         version_id: String,
     },
     /// Binary: Airflow never reads it, and we will not overwrite it.
@@ -25,6 +28,7 @@ pub enum Current {
     Unencrypted {
         /// The parameter type, named.
         kind: String,
+        /// The value, when the parameter has one.
         value: Option<SecretString>,
     },
 }
@@ -56,7 +60,9 @@ impl Current {
 /// What to write and how to make the write idempotent.
 #[derive(Debug)]
 pub struct Write<'a> {
+    /// The secret or parameter name.
     pub name: &'a str,
+    /// The full value to write.
     pub value: &'a SecretString,
     /// The same token for the same write: a retry never makes a second version.
     pub request_token: &'a str,
@@ -82,9 +88,12 @@ pub enum Replaced {
 pub struct Landed {
     /// The version the write made.
     pub version: String,
+    /// What the write replaced.
     pub replaced: Replaced,
 }
 
+/// Where connections live (Secrets Manager or Parameter Store): read, create, update and
+/// restore values.
 pub trait Store: std::fmt::Debug + Send + Sync {
     /// One result per name, in the order asked, in calls paced under the store's read quota.
     fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>>;

@@ -13,9 +13,13 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
+    /// The Airflow conn id.
     pub conn_id: ConnId,
+    /// The region whose ECR token the connection gets; `None`: the registry host's, else
+    /// the function's.
     #[serde(default)]
     pub region: Option<Region>,
+    /// The registry to log in to, an account id or a host; `None`: the token's own account's.
     #[serde(default)]
     pub registry: Option<Registry>,
     /// Fetch the token as this role, so it carries the role's pull rights.
@@ -46,15 +50,20 @@ impl TargetSpec {
 /// A connection with its region settled: what the rest of the run works from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The Airflow conn id.
     pub conn_id: ConnId,
     /// The secret Airflow reads for it.
     pub secret_name: String,
+    /// The region whose ECR token the connection gets.
     pub region: Region,
     /// `region` was configured, not the function's own: an existing connection's registry
     /// is only kept when it is in that region.
     pub region_given: bool,
+    /// The registry to log in to, as configured; `None`: the token's own account's.
     pub registry: Option<Registry>,
+    /// The role the token is fetched as; `None`: the function's own.
     pub pull_role_arn: Option<RoleArn>,
+    /// An image to try pulling with the token.
     pub check_image: Option<ImageRef>,
 }
 
@@ -67,6 +76,7 @@ impl TargetSpec {
         }
     }
 
+    /// An entry for `conn_id` with nothing else set.
     pub fn new(conn_id: ConnId) -> Self {
         Self {
             conn_id,

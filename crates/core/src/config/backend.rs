@@ -23,8 +23,10 @@ const SECRETS_MANAGER: &str =
     "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend";
 const PARAMETER_STORE: &str =
     "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend";
+/// The Secrets Manager backend's `connections_prefix` when none is set.
 pub const DEFAULT_PREFIX: &str = "airflow/connections";
 const DEFAULT_PARAMETER_PREFIX: &str = "/airflow/connections";
+/// The Secrets Manager backend's `sep` when none is set; Parameter Store's is always this.
 pub const DEFAULT_SEP: &str = "/";
 /// The function's own spellings of four kwargs in earlier versions, and the kwarg each was:
 /// set, they are refused rather than ignored, as ignoring one would write elsewhere.
@@ -38,15 +40,20 @@ const RETIRED: [(&str, &str); 4] = [
 /// Which AWS store Airflow's backend reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
+    /// AWS Secrets Manager (`SecretsManagerBackend`), also when no backend is set.
     SecretsManager,
+    /// AWS Systems Manager Parameter Store (`SystemsManagerParameterStoreBackend`).
     ParameterStore,
 }
 
 /// The backend's settings that decide where and how connections are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AirflowBackend {
+    /// The store the backend reads, so the one the function writes to.
     pub store: StoreKind,
+    /// How the backend names a connection's value: prefix, separator, lookup pattern, teams.
     pub naming: Naming,
+    /// The JSON keys the backend reads for each connection field.
     pub aliases: Aliases,
     /// `region_name`: where Airflow reads the secrets, when not the function's region.
     pub region: Option<Region>,
@@ -55,6 +62,7 @@ pub struct AirflowBackend {
     /// The variables `region` and `role_arn` came from (a per-key variable or the JSON), to
     /// name when one cannot work.
     pub region_from: &'static str,
+    /// The variable `role_arn` came from, as `region_from` for `region`.
     pub role_arn_from: &'static str,
 }
 

@@ -4,7 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable}: {problem}")]
 pub struct ConfigError {
+    /// The environment variable (or CLI option) that is wrong.
     pub variable: &'static str,
+    /// What is wrong with it and what to put there instead.
     pub problem: String,
 }
 

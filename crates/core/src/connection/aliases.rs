@@ -9,14 +9,22 @@
 
 use std::collections::BTreeMap;
 
+/// For each connection field, the JSON keys Airflow's backend reads it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aliases {
+    /// Keys read as the login (user name).
     pub login: Vec<String>,
+    /// Keys read as the password.
     pub password: Vec<String>,
+    /// Keys read as the host.
     pub host: Vec<String>,
+    /// Keys read as the port.
     pub port: Vec<String>,
+    /// Keys read as the schema.
     pub schema: Vec<String>,
+    /// Keys read as the connection type.
     pub conn_type: Vec<String>,
+    /// Keys read as the `extra` JSON.
     pub extra: Vec<String>,
     /// Only these keys load (Parameter Store); `None` when other keys are ignored.
     pub only: Option<Vec<String>>,

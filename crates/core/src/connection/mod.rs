@@ -19,8 +19,10 @@ use std::str::FromStr;
 /// The format of a secret this function creates; existing secrets keep their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecretFormat {
+    /// A JSON object with Airflow's connection keys, the default.
     #[default]
     Json,
+    /// A connection URI, `docker://user:password@host`.
     Uri,
 }
 
@@ -40,11 +42,17 @@ impl FromStr for SecretFormat {
 /// A connection as Airflow would see it. Used to check every value before it is written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AirflowView {
+    /// The connection type, `docker` for a Docker connection.
     pub conn_type: Option<String>,
+    /// The host; for a Docker connection, the registry.
     pub host: Option<String>,
+    /// The login (user name).
     pub login: Option<String>,
+    /// The password.
     pub password: Option<String>,
+    /// The port, as text.
     pub port: Option<String>,
+    /// The `extra` field, as JSON.
     pub extra: Option<Value>,
 }
 
@@ -60,6 +68,7 @@ pub enum Claim {
 /// Whose an existing, loadable connection is, by its value alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
+    /// A Docker connection.
     Docker,
     /// Another connection type: a typo'd conn id must never turn it into a Docker login.
     Other(String),
@@ -70,41 +79,58 @@ pub enum Ownership {
 /// Why an existing secret cannot be updated. Never quotes the secret: it holds a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
+    /// An empty value.
     #[error("the secret is empty, so it is not an Airflow connection")]
     Empty,
+    /// Text that looks like JSON but does not parse.
     #[error("the secret starts with '{{' but is not valid JSON (line {line}, column {column})")]
-    BadJson { line: usize, column: usize },
+    BadJson {
+        /// The 1-based line where parsing failed.
+        line: usize,
+        /// The 1-based column where parsing failed.
+        column: usize,
+    },
+    /// JSON that is not an object.
     #[error("the secret is JSON but not an object, so it is not an Airflow connection")]
     NotObject,
+    /// A JSON object that is no Airflow connection.
     #[error(
         "the secret is a JSON object with none of Airflow's connection keys (conn_type, host, \
          login, password, ...), so it is not an Airflow connection"
     )]
     NoConnectionKeys,
+    /// Neither JSON nor a URI.
     #[error("the secret is neither JSON nor a connection URI of the form conn_type://...")]
     NotUri,
+    /// A malformed connection URI; the text says what is wrong.
     #[error("the secret's connection URI is invalid: {0}")]
     BadUri(&'static str),
+    /// A `conn_type` that is not a string.
     #[error("Airflow cannot load the secret: its conn_type is not text")]
     ConnTypeNotText,
+    /// A port Airflow cannot read as an integer.
     #[error("Airflow cannot load the secret: its port is not an integer")]
     BadPort,
+    /// An `extra` Airflow cannot load.
     #[error(
         "Airflow cannot load the secret: its extra is neither a JSON object nor JSON text of one"
     )]
     BadExtra,
+    /// A connection of another type, named.
     #[error(
         "the secret is a {0:?} connection, not a Docker one: check the conn_id (this function \
          never turns another connection into a Docker login), or tag the secret \
          managed-by=airflow-ecr-refresher to hand it over"
     )]
     NotDocker(String),
+    /// A JSON connection without a `conn_type`.
     #[error(
         "the secret is a JSON connection without a conn_type, so it may not be a Docker \
          connection: add \"conn_type\": \"docker\" to it, or tag the secret \
          managed-by=airflow-ecr-refresher to hand it over"
     )]
     Untyped,
+    /// A key Parameter Store's backend cannot load, named.
     #[error(
         "Airflow's Parameter Store backend cannot load the value: it reads JSON with \
          Connection.from_json, which takes only conn_type, description, host, login, \
@@ -112,6 +138,7 @@ pub enum ConnectionError {
          remove it)"
     )]
     UnloadableKey(String),
+    /// The updated value would not read back as written; names the field that differs.
     #[error("after the update Airflow would not read the new {0}")]
     WouldNotResolve(&'static str),
 }

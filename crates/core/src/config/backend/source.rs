@@ -7,17 +7,24 @@ use crate::config::error::ConfigError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+/// Airflow's `[secrets] backend`: the backend class.
 pub const BACKEND: &str = "AIRFLOW__SECRETS__BACKEND";
+/// Airflow's `[secrets] backend_kwargs`: the backend's arguments, as JSON.
 pub const KWARGS: &str = "AIRFLOW__SECRETS__BACKEND_KWARGS";
+/// Airflow 3's `[workers] secrets_backend`: the backend class a worker uses, when set.
 pub const WORKERS_BACKEND: &str = "AIRFLOW__WORKERS__SECRETS_BACKEND";
+/// Airflow 3's `[workers] secrets_backend_kwargs`: that backend's arguments, as JSON.
 pub const WORKERS_KWARGS: &str = "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS";
+/// Airflow 3's `[core] multi_team`: whether Airflow runs in multi-team mode.
 pub const MULTI_TEAM: &str = "AIRFLOW__CORE__MULTI_TEAM";
 
 /// The section a worker's backend comes from: `[workers]` when its `secrets_backend` is set,
 /// else `[secrets]`. Each section's kwargs and per-key variables go with its own class only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    /// `[workers]`: a worker's own backend settings.
     Workers,
+    /// `[secrets]`: the general backend settings, used when `[workers]` sets no backend.
     Secrets,
 }
 
@@ -46,6 +53,7 @@ macro_rules! per_key_names {
 }
 
 impl Section {
+    /// The variable naming this section's backend class.
     pub const fn backend(self) -> &'static str {
         match self {
             Self::Workers => WORKERS_BACKEND,
@@ -53,6 +61,7 @@ impl Section {
         }
     }
 
+    /// The variable holding this section's backend kwargs, as JSON.
     pub const fn kwargs(self) -> &'static str {
         match self {
             Self::Workers => WORKERS_KWARGS,
