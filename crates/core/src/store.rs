@@ -1,6 +1,6 @@
 //! The one seam between a run and where Airflow's connections live: read many, tell a
 //! handed-over value from someone else's, create, update, and put another writer's value
-//! back. AWS Secrets Manager (`secrets.rs`) and Parameter Store (`parameters.rs`)
+//! back. AWS Secrets Manager (`secrets_manager.rs`) and Parameter Store (`parameter_store.rs`)
 //! implement it (crates/aws), an in-memory one serves the flow tests (tests/common/memory);
 //! another backend is one more file. Nothing here knows an SDK type.
 
