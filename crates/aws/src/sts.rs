@@ -44,7 +44,7 @@ impl Sts {
     }
 
     /// Assumes `role`: its temporary credentials, or why it could not be assumed.
-    pub async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
+    pub(crate) async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
         let failed = |source| LoginError::Role {
             role: role.to_string(),
             source,

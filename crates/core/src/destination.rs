@@ -55,12 +55,12 @@ pub enum HostConflict {
 }
 
 /// A target as it will be refreshed, or as configured with why it cannot be.
-pub type Settled = Result<Target, Box<(Target, HostConflict)>>;
+pub(crate) type Settled = Result<Target, Box<(Target, HostConflict)>>;
 
 /// Each target as it will be refreshed, given what the read found, or why it may not be
 /// (with the target as configured). `logins` holds the configured targets' logins, so a
 /// refusal names the host it would have written.
-pub fn settle_all<'a, E: 'a>(
+pub(crate) fn settle_all<'a, E: 'a>(
     targets: &[Target],
     current: impl IntoIterator<Item = &'a Result<Current, E>>,
     aliases: &Aliases,
@@ -89,7 +89,7 @@ fn ecr_host(current: &Current, aliases: &Aliases) -> Option<RegistryHost> {
 /// Where one target logs in, given the ECR host its existing connection has (`existing`):
 /// kept, replaced by the configured host (`replacement`, asked only for a message), or
 /// refused.
-pub fn settle(
+pub(crate) fn settle(
     target: &Target,
     existing: Option<RegistryHost>,
     replacement: impl FnOnce() -> String,

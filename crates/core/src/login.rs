@@ -251,14 +251,14 @@ type Key = (Option<RoleArn>, Region);
 
 /// Every login a run needs, by (role, region), and the roles assumed for them.
 #[derive(Debug, Default)]
-pub struct RunLogins {
+pub(crate) struct RunLogins {
     logins: HashMap<Key, Result<Login, LoginError>>,
     roles: HashMap<RoleArn, Result<RoleCredentials, LoginError>>,
 }
 
 impl RunLogins {
     /// Fetches every login `targets` need: each role assumed once, all concurrently.
-    pub async fn fetch(source: &dyn Logins, targets: &[Target]) -> Self {
+    pub(crate) async fn fetch(source: &dyn Logins, targets: &[Target]) -> Self {
         let mut logins = Self::default();
         logins.fetch_more(source, targets).await;
         logins
@@ -267,7 +267,7 @@ impl RunLogins {
     /// Fetches what `targets` need that is not here yet (an existing connection that keeps
     /// its own registry may need another region's login): still one `AssumeRole` per role
     /// and one token per (role, region) in a run.
-    pub async fn fetch_more<'t>(
+    pub(crate) async fn fetch_more<'t>(
         &mut self,
         source: &dyn Logins,
         targets: impl IntoIterator<Item = &'t Target>,
@@ -315,7 +315,7 @@ impl RunLogins {
     }
 
     /// The login for `target`'s role and region, for its own registry host.
-    pub fn get(&self, target: &Target) -> Result<Login, LoginError> {
+    pub(crate) fn get(&self, target: &Target) -> Result<Login, LoginError> {
         match self.logins.get(&key(target)) {
             Some(Ok(login)) => Ok(login.for_registry(target.registry.as_ref())),
             Some(Err(e)) => Err(e.clone()),
@@ -323,14 +323,6 @@ impl RunLogins {
             None => Err(LoginError::NoData {
                 region: target.region.clone(),
             }),
-        }
-    }
-
-    /// The host of `target`'s region's own registry, when its login was had.
-    pub fn own_host(&self, target: &Target) -> Option<&str> {
-        match self.logins.get(&key(target)) {
-            Some(Ok(login)) => Some(&login.host),
-            _ => None,
         }
     }
 }
