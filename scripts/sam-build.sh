@@ -46,6 +46,12 @@ case $arch in
 esac
 
 cd "$root"
+# The release build reuses the cached target directory's compiled dependencies (the
+# rust-cargolambda builder keeps a CARGO_TARGET_DIR it is given, and copies the bootstrap
+# from there); under scripts/test.sh, the one it set up.
+# shellcheck source=scripts/cargo-target.sh
+source "$root/scripts/cargo-target.sh"
+aer_cargo_target "$root"
 echo "sam-build: sam build for $arch (cargo lambda $(cargo lambda --version 2>/dev/null | awk '{print $2}'), no container)"
 t=$SECONDS
 sam build --template-file template.yaml --parameter-overrides "Architecture=$arch"

@@ -36,6 +36,12 @@ bootstrap() {
 
 stage "bootstrap venvs" bootstrap
 stage "links in README and docs/" scripts/check-links.sh
+# Every cargo command below (and in the scripts it runs: the contract tests' cargo lambda,
+# sam build's arm64 release build) builds in one target directory outside the clone,
+# cached between runs and clones (scripts/cargo-target.sh).
+# shellcheck source=scripts/cargo-target.sh
+source scripts/cargo-target.sh
+aer_cargo_target "$root"
 stage "cargo fmt --check" cargo fmt --all -- --check
 unused_dependencies() {
   # Pinned, installed once per machine into ~/.cargo/bin.
