@@ -19,12 +19,13 @@
 #     that `cargo metadata --no-deps` lists, all profiles and targets) are removed, so
 #     cargo rebuilds them from this clone's sources. Dependencies from crates.io are keyed
 #     by version and never go stale.
+# It only grows, so past $AER_CARGO_TARGET_MAX_GB (default 40) it is emptied first.
 # A CARGO_TARGET_DIR set by the caller is kept as it is (and none of the above applies).
 # Scripts run by the one that called this inherit the directory and the lock
 # (AER_CARGO_TARGET_HELD).
 
 aer_cargo_target() { # root
-  local root=$1 cache key dir lock owner names name sibling
+  local root=$1 cache key dir lock size owner names name sibling
   if [ -n "${AER_CARGO_TARGET_HELD:-}" ] && [ "${CARGO_TARGET_DIR:-}" = "$AER_CARGO_TARGET_HELD" ]; then
     return 0 # a parent run holds it
   fi
@@ -44,6 +45,16 @@ aer_cargo_target() { # root
   if ! flock -n 8; then
     echo "cargo-target: waiting for $lock (another run on this machine builds in $dir)" >&2
     flock 8
+  fi
+  # It only grows (every Cargo.lock change adds dependency builds): past
+  # $AER_CARGO_TARGET_MAX_GB (default 40) it starts again empty, one cold build.
+  size=$(du -s --block-size=1G "$dir" | cut -f1)
+  if [ "$size" -gt "${AER_CARGO_TARGET_MAX_GB:-40}" ]; then
+    echo "cargo-target: $dir holds ${size} GB, over ${AER_CARGO_TARGET_MAX_GB:-40}: emptying it" >&2
+    if ! { rm -rf "$dir" && mkdir -p "$dir"; }; then
+      echo "cargo-target: FAILED: could not empty $dir" >&2
+      return 1
+    fi
   fi
   owner=$(cat "$dir/.aer-owner" 2>/dev/null || true)
   if [ "$owner" != "$root" ]; then
