@@ -12,6 +12,10 @@ if [ "${1:-}" != "--inside" ]; then
   exec scripts/with-moto.sh "$0" --inside
 fi
 
+# The build `make test` caches, outside the clone (scripts/cargo-target.sh).
+# shellcheck source=scripts/cargo-target.sh
+source scripts/cargo-target.sh
+aer_cargo_target "$root"
 export CONNECTIONS=${CONNECTIONS:-docker_ecr}
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp "${TMPDIR:-/tmp}/demo-watch.XXXXXX.log")
