@@ -2,6 +2,7 @@
 //! run's re-read and its write (the window no store can close), or a write that never
 //! answers.
 
+use async_trait::async_trait;
 use futures::future::BoxFuture;
 use refresher_core::aws_error::AwsError;
 use refresher_core::store::{Current, Landed, Store, Write};
@@ -52,39 +53,27 @@ impl std::fmt::Debug for Intercepted {
     }
 }
 
+#[async_trait]
 impl Store for Intercepted {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        self.inner.read(names)
+    async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        self.inner.read(names).await
     }
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
-        self.inner.reread(name)
+    async fn reread(&self, name: &str) -> Result<Current, AwsError> {
+        self.inner.reread(name).await
     }
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        self.inner.is_managed(name)
+    async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+        self.inner.is_managed(name).await
     }
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms_key_id: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            (self.before_write)(write.name).await;
-            self.inner.create(write, kms_key_id).await
-        })
+    async fn create(&self, write: &Write<'_>, kms_key_id: Option<&str>) -> Result<(), AwsError> {
+        (self.before_write)(write.name).await;
+        self.inner.create(write, kms_key_id).await
     }
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        Box::pin(async move {
-            (self.before_write)(write.name).await;
-            self.inner.update(write).await
-        })
+    async fn update(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
+        (self.before_write)(write.name).await;
+        self.inner.update(write).await
     }
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        self.inner.restore(name, theirs, ours)
+    async fn restore(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+        self.inner.restore(name, theirs, ours).await
     }
     fn writes_per_second(&self) -> usize {
         self.inner.writes_per_second()

@@ -13,12 +13,12 @@ pub mod secrets_manager;
 mod ssm_retries;
 pub mod sts;
 
+use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use ecr::Ecr;
-use futures::future::BoxFuture;
 use parameter_store::Parameters;
 use refresher_core::config::backend::{AirflowBackend, StoreKind};
 use refresher_core::ids::Region;
@@ -117,29 +117,29 @@ impl AwsLogins {
     }
 }
 
+#[async_trait]
 impl Logins for AwsLogins {
-    fn assume<'a>(
-        &'a self,
-        role: &'a RoleArn,
-    ) -> BoxFuture<'a, Result<RoleCredentials, LoginError>> {
-        Box::pin(self.sts.assume(role))
+    async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
+        self.sts.assume(role).await
     }
 
-    fn login<'a>(
-        &'a self,
-        region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-    ) -> BoxFuture<'a, Result<Login, LoginError>> {
-        Box::pin(self.ecr.login(region, as_role))
+    async fn login(
+        &self,
+        region: &Region,
+        as_role: Option<&RoleCredentials>,
+    ) -> Result<Login, LoginError> {
+        self.ecr.login(region, as_role).await
     }
 
-    fn check_pull<'a>(
-        &'a self,
-        region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-        registry_id: &'a str,
-        image: &'a ImageRef,
-    ) -> BoxFuture<'a, Result<(), PullCheckError>> {
-        Box::pin(self.ecr.check_pull(region, as_role, registry_id, image))
+    async fn check_pull(
+        &self,
+        region: &Region,
+        as_role: Option<&RoleCredentials>,
+        registry_id: &str,
+        image: &ImageRef,
+    ) -> Result<(), PullCheckError> {
+        self.ecr
+            .check_pull(region, as_role, registry_id, image)
+            .await
     }
 }

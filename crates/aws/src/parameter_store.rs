@@ -4,12 +4,13 @@
 
 use crate::batch::{ReadQuota, read_in_batches};
 use crate::sdk_error::from_sdk;
+use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{
     ParameterHistory, ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging,
     Tag,
 };
-use futures::future::{BoxFuture, join_all};
+use futures::future::join_all;
 use refresher_core::aws_error::{AwsError, ErrorKind};
 use refresher_core::store::{Current, Landed, MANAGED_BY_TAG, Replaced, Store, Write};
 use secrecy::{ExposeSecret, SecretString};
@@ -105,21 +106,6 @@ impl Parameters {
             .iter()
             .map(|name| Ok(found.remove(name.as_str()).unwrap_or(Current::Missing)))
             .collect()
-    }
-
-    async fn tagged(&self, name: &str) -> Result<bool, AwsError> {
-        let tags = self
-            .client
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ssm:ListTagsForResource", &e))?;
-        Ok(tags
-            .tag_list()
-            .iter()
-            .any(|t| t.key() == MANAGED_BY_TAG.0 && t.value() == MANAGED_BY_TAG.1))
     }
 
     /// The KMS key that encrypts an existing parameter. `PutParameter` without `KeyId`
@@ -254,10 +240,81 @@ impl Parameters {
         }
         Ok(versions)
     }
+}
+
+/// The version after `version`, as Parameter Store numbers them (1, 2, ...).
+fn next_version(version: &str) -> String {
+    version
+        .parse::<i64>()
+        .map_or_else(|_| String::new(), |v| (v + 1).to_string())
+}
+
+/// What the overwrite that made `version` replaced: the version before it.
+fn replaced_by(version: i64) -> Replaced {
+    match version {
+        ..=1 => Replaced::Nothing,
+        v => Replaced::Version((v - 1).to_string()),
+    }
+}
+
+fn read_error(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_ssm::operation::get_parameters::GetParametersError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> AwsError {
+    let kms = e.as_service_error().is_some_and(|s| s.is_invalid_key_id());
+    from_sdk("ssm:GetParameters", e).typed(kms.then_some(ErrorKind::Kms))
+}
+
+#[async_trait]
+impl Store for Parameters {
+    async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        read_in_batches(names, READS, |chunk| self.read_batch(chunk)).await
+    }
+
+    /// `GetParameters` with one name: the same throughput as `GetParameter`, and no further
+    /// grant.
+    async fn reread(&self, name: &str) -> Result<Current, AwsError> {
+        let mut read = self
+            .read_batch(std::slice::from_ref(&name.to_owned()))
+            .await;
+        read.pop().unwrap_or(Ok(Current::Missing))
+    }
+
+    async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+        let tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ssm:ListTagsForResource", &e))?;
+        Ok(tags
+            .tag_list()
+            .iter()
+            .any(|t| t.key() == MANAGED_BY_TAG.0 && t.value() == MANAGED_BY_TAG.1))
+    }
+
+    async fn create(&self, write: &Write<'_>, kms_key_id: Option<&str>) -> Result<(), AwsError> {
+        self.put(write, kms_key_id, true, None).await.map(|_| ())
+    }
+
+    /// `PutParameter` answers with the new version; versions count up by one per write, so
+    /// the one before it is the one replaced (API Reference, `PutParameter`, `Version`).
+    async fn update(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
+        let (key, tier) = self.key_of(write.name).await?;
+        let version = self.put(write, Some(&key), false, tier).await?;
+        Ok(Landed {
+            version: version.to_string(),
+            replaced: replaced_by(version),
+        })
+    }
 
     /// Airflow reads a parameter's latest version, so their value goes back as a new one,
     /// with their type, key and tier, and only while ours is still the latest.
-    async fn put_back(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+    async fn restore(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
         const ACTION: &str = "ssm:GetParameterHistory";
         let versions = self.history(name).await?;
         let latest = versions.iter().map(ParameterHistory::version).max();
@@ -297,84 +354,6 @@ impl Parameters {
             ));
         }
         Ok(())
-    }
-}
-
-/// The version after `version`, as Parameter Store numbers them (1, 2, ...).
-fn next_version(version: &str) -> String {
-    version
-        .parse::<i64>()
-        .map_or_else(|_| String::new(), |v| (v + 1).to_string())
-}
-
-/// What the overwrite that made `version` replaced: the version before it.
-fn replaced_by(version: i64) -> Replaced {
-    match version {
-        ..=1 => Replaced::Nothing,
-        v => Replaced::Version((v - 1).to_string()),
-    }
-}
-
-fn read_error(
-    e: &aws_smithy_runtime_api::client::result::SdkError<
-        aws_sdk_ssm::operation::get_parameters::GetParametersError,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-) -> AwsError {
-    let kms = e.as_service_error().is_some_and(|s| s.is_invalid_key_id());
-    from_sdk("ssm:GetParameters", e).typed(kms.then_some(ErrorKind::Kms))
-}
-
-impl Store for Parameters {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(read_in_batches(names, READS, |chunk| {
-            self.read_batch(chunk)
-        }))
-    }
-
-    /// `GetParameters` with one name: the same throughput as `GetParameter`, and no further
-    /// grant.
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
-        Box::pin(async move {
-            let mut read = self
-                .read_batch(std::slice::from_ref(&name.to_owned()))
-                .await;
-            read.pop().unwrap_or(Ok(Current::Missing))
-        })
-    }
-
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        Box::pin(self.tagged(name))
-    }
-
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms_key_id: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { self.put(write, kms_key_id, true, None).await.map(|_| ()) })
-    }
-
-    /// `PutParameter` answers with the new version; versions count up by one per write, so
-    /// the one before it is the one replaced (API Reference, `PutParameter`, `Version`).
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        Box::pin(async move {
-            let (key, tier) = self.key_of(write.name).await?;
-            let version = self.put(write, Some(&key), false, tier).await?;
-            Ok(Landed {
-                version: version.to_string(),
-                replaced: replaced_by(version),
-            })
-        })
-    }
-
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.put_back(name, theirs, ours))
     }
 
     fn writes_per_second(&self) -> usize {

@@ -3,10 +3,11 @@
 
 use crate::batch::{ReadQuota, read_in_batches};
 use crate::sdk_error::from_sdk;
+use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
-use futures::future::{BoxFuture, join_all};
+use futures::future::join_all;
 use refresher_core::aws_error::{AwsError, ErrorKind};
 use refresher_core::store::{Current, Landed, MANAGED_BY_TAG, Replaced, Store, Write};
 use secrecy::{ExposeSecret, SecretString};
@@ -152,15 +153,6 @@ impl Secrets {
         described.map_err(|e| from_sdk("secretsmanager:DescribeSecret", &e))
     }
 
-    async fn tagged(&self, name: &str) -> Result<bool, AwsError> {
-        Ok(self
-            .describe(name)
-            .await?
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(MANAGED_BY_TAG.0) && t.value() == Some(MANAGED_BY_TAG.1)))
-    }
-
     /// `InvalidRequestException` covers several refusals; a secret scheduled for deletion
     /// is the one with a fix, and `DescribeSecret` says so by its `DeletedDate`.
     /// Reads and writes both answer it for such a secret (API Reference, GetSecretValue,
@@ -172,10 +164,91 @@ impl Secrets {
             .then_some(ErrorKind::PendingDeletion)
     }
 
+    /// Each version's staging labels.
+    async fn stages(&self, name: &str) -> Result<HashMap<String, Vec<String>>, AwsError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .version_ids_to_stages()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+fn has_label(stages: &HashMap<String, Vec<String>>, version: &str, label: &str) -> bool {
+    stages
+        .get(version)
+        .is_some_and(|labels| labels.iter().any(|l| l == label))
+}
+
+/// What the write that made version `ours` replaced, from every version's labels just after.
+fn replaced_by(stages: &HashMap<String, Vec<String>>, ours: &str) -> Replaced {
+    if !has_label(stages, ours, CURRENT) {
+        return Replaced::Superseded;
+    }
+    let previous = stages
+        .iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == PREVIOUS));
+    match previous {
+        Some((version, _)) => Replaced::Version(version.clone()),
+        None => Replaced::Nothing,
+    }
+}
+
+#[async_trait]
+impl Store for Secrets {
+    async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        read_in_batches(names, READS, |chunk| self.read_batch(chunk)).await
+    }
+
+    /// `GetSecretValue`: its quota (10,000 a second, shared with `DescribeSecret`) is far
+    /// above the write pace, where a one-name batch read would spend `BatchGetSecretValue`'s.
+    async fn reread(&self, name: &str) -> Result<Current, AwsError> {
+        self.read_one(name).await
+    }
+
+    async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(MANAGED_BY_TAG.0) && t.value() == Some(MANAGED_BY_TAG.1)))
+    }
+
+    async fn create(&self, write: &Write<'_>, kms_key_id: Option<&str>) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .create_secret()
+            .name(write.name)
+            .secret_string(write.value.expose_secret())
+            .client_request_token(write.request_token)
+            .description(DESCRIPTION)
+            .tags(
+                Tag::builder()
+                    .key(MANAGED_BY_TAG.0)
+                    .value(MANAGED_BY_TAG.1)
+                    .build(),
+            )
+            .set_kms_key_id(kms_key_id.map(str::to_owned))
+            .send()
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let service = e.as_service_error();
+        let kind = if service.is_some_and(|s| s.is_resource_exists_exception()) {
+            Some(ErrorKind::Exists)
+        } else if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
+            Some(ErrorKind::Kms)
+        } else {
+            None
+        };
+        Err(from_sdk("secretsmanager:CreateSecret", &e).typed(kind))
+    }
+
     /// The new version, and the one it replaced: `PutSecretValue` answers only with the
     /// new one, so `DescribeSecret` tells which now carries `AWSPREVIOUS` (its
     /// `VersionIdsToStages`).
-    async fn put(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
+    async fn update(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
         let result = self
             .client
             .put_secret_value()
@@ -208,20 +281,10 @@ impl Secrets {
         Err(from_sdk("secretsmanager:PutSecretValue", &e).typed(kind))
     }
 
-    /// Each version's staging labels.
-    async fn stages(&self, name: &str) -> Result<HashMap<String, Vec<String>>, AwsError> {
-        Ok(self
-            .describe(name)
-            .await?
-            .version_ids_to_stages()
-            .cloned()
-            .unwrap_or_default())
-    }
-
     /// Moves `AWSCURRENT` back to their version; Secrets Manager moves `AWSPREVIOUS` to ours
     /// (API Reference, `UpdateSecretVersionStage`). Naming ours as the version to take the
     /// label from makes the move conditional: it fails if ours no longer carries it.
-    async fn put_back(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+    async fn restore(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
         let result = self
             .client
             .update_secret_version_stage()
@@ -238,98 +301,6 @@ impl Secrets {
             Ok(stages) if !has_label(&stages, ours, CURRENT) => Ok(()),
             _ => Err(error),
         }
-    }
-
-    async fn create_secret(
-        &self,
-        write: &Write<'_>,
-        kms_key_id: Option<&str>,
-    ) -> Result<(), AwsError> {
-        let result = self
-            .client
-            .create_secret()
-            .name(write.name)
-            .secret_string(write.value.expose_secret())
-            .client_request_token(write.request_token)
-            .description(DESCRIPTION)
-            .tags(
-                Tag::builder()
-                    .key(MANAGED_BY_TAG.0)
-                    .value(MANAGED_BY_TAG.1)
-                    .build(),
-            )
-            .set_kms_key_id(kms_key_id.map(str::to_owned))
-            .send()
-            .await;
-        let Err(e) = result else { return Ok(()) };
-        let service = e.as_service_error();
-        let kind = if service.is_some_and(|s| s.is_resource_exists_exception()) {
-            Some(ErrorKind::Exists)
-        } else if service.is_some_and(|s| s.is_encryption_failure() || s.is_decryption_failure()) {
-            Some(ErrorKind::Kms)
-        } else {
-            None
-        };
-        Err(from_sdk("secretsmanager:CreateSecret", &e).typed(kind))
-    }
-}
-
-fn has_label(stages: &HashMap<String, Vec<String>>, version: &str, label: &str) -> bool {
-    stages
-        .get(version)
-        .is_some_and(|labels| labels.iter().any(|l| l == label))
-}
-
-/// What the write that made version `ours` replaced, from every version's labels just after.
-fn replaced_by(stages: &HashMap<String, Vec<String>>, ours: &str) -> Replaced {
-    if !has_label(stages, ours, CURRENT) {
-        return Replaced::Superseded;
-    }
-    let previous = stages
-        .iter()
-        .find(|(_, labels)| labels.iter().any(|l| l == PREVIOUS));
-    match previous {
-        Some((version, _)) => Replaced::Version(version.clone()),
-        None => Replaced::Nothing,
-    }
-}
-
-impl Store for Secrets {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(read_in_batches(names, READS, |chunk| {
-            self.read_batch(chunk)
-        }))
-    }
-
-    /// `GetSecretValue`: its quota (10,000 a second, shared with `DescribeSecret`) is far
-    /// above the write pace, where a one-name batch read would spend `BatchGetSecretValue`'s.
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
-        Box::pin(self.read_one(name))
-    }
-
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        Box::pin(self.tagged(name))
-    }
-
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms_key_id: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.create_secret(write, kms_key_id))
-    }
-
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        Box::pin(self.put(write))
-    }
-
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(self.put_back(name, theirs, ours))
     }
 
     fn writes_per_second(&self) -> usize {

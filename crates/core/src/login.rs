@@ -8,8 +8,9 @@ use crate::ids::Region;
 use crate::pull::{ImageRef, RoleArn};
 use crate::registry::Registry;
 use crate::target::Target;
+use async_trait::async_trait;
 use base64::Engine;
-use futures::future::{BoxFuture, join_all};
+use futures::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
@@ -145,26 +146,24 @@ pub enum PullCheckError {
 }
 
 /// Where logins come from (ECR, and STS for pull roles), and who can pull with them.
+#[async_trait]
 pub trait Logins: std::fmt::Debug + Send + Sync {
     /// Assumes a pull role, with the function's own credentials.
-    fn assume<'a>(
-        &'a self,
-        role: &'a RoleArn,
-    ) -> BoxFuture<'a, Result<RoleCredentials, LoginError>>;
+    async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError>;
     /// A region's login, fetched as the role when given, else as the function.
-    fn login<'a>(
-        &'a self,
-        region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-    ) -> BoxFuture<'a, Result<Login, LoginError>>;
+    async fn login(
+        &self,
+        region: &Region,
+        as_role: Option<&RoleCredentials>,
+    ) -> Result<Login, LoginError>;
     /// Whether the login's principal may pull `image` from `registry_id`.
-    fn check_pull<'a>(
-        &'a self,
-        region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-        registry_id: &'a str,
-        image: &'a ImageRef,
-    ) -> BoxFuture<'a, Result<(), PullCheckError>>;
+    async fn check_pull(
+        &self,
+        region: &Region,
+        as_role: Option<&RoleCredentials>,
+        registry_id: &str,
+        image: &ImageRef,
+    ) -> Result<(), PullCheckError>;
 }
 
 impl Login {

@@ -249,7 +249,6 @@ mod tests {
     use crate::naming::Naming;
     use crate::pull::{ImageRef, RoleArn};
     use crate::target::TargetSpec;
-    use futures::future::BoxFuture;
 
     const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -405,31 +404,29 @@ mod tests {
     #[derive(Debug)]
     struct Ecr;
 
+    #[async_trait::async_trait]
     impl Logins for Ecr {
-        fn assume<'a>(
-            &'a self,
-            role: &'a RoleArn,
-        ) -> BoxFuture<'a, Result<RoleCredentials, LoginError>> {
+        async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
             let source = AwsError::new("sts:AssumeRole", ErrorKind::AccessDenied, None, None);
             let role = role.to_string();
-            Box::pin(async move { Err(LoginError::Role { role, source }) })
+            Err(LoginError::Role { role, source })
         }
-        fn login<'a>(
-            &'a self,
-            region: &'a Region,
-            _: Option<&'a RoleCredentials>,
-        ) -> BoxFuture<'a, Result<Login, LoginError>> {
+        async fn login(
+            &self,
+            region: &Region,
+            _: Option<&RoleCredentials>,
+        ) -> Result<Login, LoginError> {
             let host = format!("123456789012.dkr.ecr.{region}.amazonaws.com");
-            Box::pin(async move { Ok(Login { host, ..login() }) })
+            Ok(Login { host, ..login() })
         }
-        fn check_pull<'a>(
-            &'a self,
-            _: &'a Region,
-            _: Option<&'a RoleCredentials>,
-            _: &'a str,
-            _: &'a ImageRef,
-        ) -> BoxFuture<'a, Result<(), PullCheckError>> {
-            Box::pin(async { Ok(()) })
+        async fn check_pull(
+            &self,
+            _: &Region,
+            _: Option<&RoleCredentials>,
+            _: &str,
+            _: &ImageRef,
+        ) -> Result<(), PullCheckError> {
+            Ok(())
         }
     }
 

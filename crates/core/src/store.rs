@@ -5,7 +5,7 @@
 //! another backend is one more file. Nothing here knows an SDK type.
 
 use crate::aws_error::AwsError;
-use futures::future::BoxFuture;
+use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A value's current state, as far as a refresh cares.
@@ -94,35 +94,27 @@ pub struct Landed {
 
 /// Where connections live (Secrets Manager or Parameter Store): read, create, update and
 /// restore values.
+#[async_trait]
 pub trait Store: std::fmt::Debug + Send + Sync {
     /// One result per name, in the order asked, in calls paced under the store's read quota.
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>>;
+    async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>>;
 
     /// One name again, just before its write: the cheapest single read the store has.
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>>;
+    async fn reread(&self, name: &str) -> Result<Current, AwsError>;
 
     /// Whether the value carries this function's `managed-by` tag.
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>>;
+    async fn is_managed(&self, name: &str) -> Result<bool, AwsError>;
 
     /// Creates a new value (tagged, with the KMS key if given); `ErrorKind::Exists` when the
     /// name is taken.
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        kms_key_id: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>>;
+    async fn create(&self, write: &Write<'_>, kms_key_id: Option<&str>) -> Result<(), AwsError>;
 
     /// A new version of an existing value, and the version it replaced.
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>>;
+    async fn update(&self, write: &Write<'_>) -> Result<Landed, AwsError>;
 
     /// Makes version `theirs` the current value again in place of `ours`, which replaced
     /// it. Nothing to do, and `Ok`, when `ours` is no longer current: a later write is.
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>>;
+    async fn restore(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError>;
 
     /// Writes a second the service takes per account and region: a run paces under it.
     fn writes_per_second(&self) -> usize;

@@ -5,7 +5,8 @@
 //! write and read call is recorded with when it was made, and another writer can be made
 //! to get in between a read and a write.
 
-use futures::future::{BoxFuture, ready};
+use async_trait::async_trait;
+use futures::future::ready;
 use refresher_aws::batch::{ReadQuota, read_in_batches};
 use refresher_core::aws_error::{AwsError, ErrorKind};
 use refresher_core::store::{Current, Landed, Replaced, Store, Write};
@@ -295,48 +296,41 @@ impl StoreState {
     }
 }
 
+#[async_trait]
 impl Store for MemoryStore {
-    fn read<'a>(&'a self, names: &'a [String]) -> BoxFuture<'a, Vec<Result<Current, AwsError>>> {
-        Box::pin(read_in_batches(names, self.reads, move |chunk| {
+    async fn read(&self, names: &[String]) -> Vec<Result<Current, AwsError>> {
+        read_in_batches(names, self.reads, move |chunk| {
             let mut state = self.lock();
             state.read_calls.push(Instant::now());
             let read: Vec<_> = chunk.iter().map(|name| Ok(state.current(name))).collect();
             ready(read)
-        }))
+        })
+        .await
     }
 
-    fn reread<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Current, AwsError>> {
+    async fn reread(&self, name: &str) -> Result<Current, AwsError> {
         let mut state = self.lock();
         if let Some(theirs) = state.take(Interpose::Reread, name) {
             let version = state.version(name) + 1;
             state.set(name, &theirs, version);
         }
-        Box::pin(ready(Ok(state.current(name))))
+        Ok(state.current(name))
     }
 
-    fn is_managed<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>> {
-        Box::pin(ready(Ok(self.lock().managed.contains(name))))
+    async fn is_managed(&self, name: &str) -> Result<bool, AwsError> {
+        Ok(self.lock().managed.contains(name))
     }
 
-    fn create<'a>(
-        &'a self,
-        write: &'a Write<'a>,
-        _kms: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(ready(self.write(write, true).map(|_| ())))
+    async fn create(&self, write: &Write<'_>, _kms: Option<&str>) -> Result<(), AwsError> {
+        self.write(write, true).map(|_| ())
     }
 
-    fn update<'a>(&'a self, write: &'a Write<'a>) -> BoxFuture<'a, Result<Landed, AwsError>> {
-        Box::pin(ready(self.write(write, false)))
+    async fn update(&self, write: &Write<'_>) -> Result<Landed, AwsError> {
+        self.write(write, false)
     }
 
-    fn restore<'a>(
-        &'a self,
-        name: &'a str,
-        theirs: &'a str,
-        ours: &'a str,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(ready(self.put_back(name, theirs, ours)))
+    async fn restore(&self, name: &str, theirs: &str, ours: &str) -> Result<(), AwsError> {
+        self.put_back(name, theirs, ours)
     }
 
     fn writes_per_second(&self) -> usize {

@@ -1,8 +1,8 @@
 //! An in-memory `Logins`: logins for any region, roles that may be refused, images
 //! that exist or not, every call recorded.
 
+use async_trait::async_trait;
 use base64::Engine;
-use futures::future::{BoxFuture, ready};
 use refresher_core::aws_error::{AwsError, ErrorKind};
 use refresher_core::ids::Region;
 use refresher_core::login::{Login, LoginError, Logins, PullCheckError, RoleCredentials};
@@ -50,13 +50,11 @@ fn principal(as_role: Option<&RoleCredentials>) -> &str {
     as_role.map_or("function", |r| r.access_key_id.as_str())
 }
 
+#[async_trait]
 impl Logins for MemoryTokens {
-    fn assume<'a>(
-        &'a self,
-        role: &'a RoleArn,
-    ) -> BoxFuture<'a, Result<RoleCredentials, LoginError>> {
+    async fn assume(&self, role: &RoleArn) -> Result<RoleCredentials, LoginError> {
         self.record(format!("assume {role}"));
-        let result = if self.refused_roles.contains(role.as_str()) {
+        if self.refused_roles.contains(role.as_str()) {
             Err(LoginError::Role {
                 role: role.to_string(),
                 source: AwsError::new(
@@ -76,44 +74,41 @@ impl Logins for MemoryTokens {
                 session_token: None,
                 expires: None,
             })
-        };
-        Box::pin(ready(result))
+        }
     }
 
-    fn login<'a>(
-        &'a self,
-        region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-    ) -> BoxFuture<'a, Result<Login, LoginError>> {
+    async fn login(
+        &self,
+        region: &Region,
+        as_role: Option<&RoleCredentials>,
+    ) -> Result<Login, LoginError> {
         self.record(format!("token {region} as {}", principal(as_role)));
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", self.password));
         let endpoint = format!("https://{}.dkr.ecr.{region}.amazonaws.com", self.account);
-        let login = Login::from_authorization(&token, &endpoint, None, as_role).map_err(|source| {
+        Login::from_authorization(&token, &endpoint, None, as_role).map_err(|source| {
             LoginError::Token {
                 region: region.clone(),
                 source,
             }
-        });
-        Box::pin(ready(login))
+        })
     }
 
-    fn check_pull<'a>(
-        &'a self,
-        _region: &'a Region,
-        as_role: Option<&'a RoleCredentials>,
-        _registry_id: &'a str,
-        image: &'a ImageRef,
-    ) -> BoxFuture<'a, Result<(), PullCheckError>> {
+    async fn check_pull(
+        &self,
+        _region: &Region,
+        as_role: Option<&RoleCredentials>,
+        _registry_id: &str,
+        image: &ImageRef,
+    ) -> Result<(), PullCheckError> {
         self.record(format!("pull {image} as {}", principal(as_role)));
-        let result = if self.images.contains(&image.to_string()) {
+        if self.images.contains(&image.to_string()) {
             Ok(())
         } else {
             Err(PullCheckError::Missing {
                 image: image.to_string(),
                 reason: "ImageNotFound".into(),
             })
-        };
-        Box::pin(ready(result))
+        }
     }
 }
