@@ -1,9 +1,10 @@
-//! The writing step of a run: carry out one connection's planned write, once. Neither store has a conditional write, so a change made by
-//! someone else since the run's read is caught twice over: the value is read again just
-//! before its paced write and re-planned if it changed, and after the write the version it
-//! replaced must be the one planned on. When another writer got in between, their version
-//! is made current again and the connection re-planned on it, once. A name someone else
-//! created since it was read is read again and re-planned, never overwritten blind.
+//! The writing step of a run: carry out one connection's planned write, once. Neither store
+//! has a conditional write, so a change made by someone else since the run's read is caught
+//! twice over: the value is read again just before its paced write and re-planned if it
+//! changed, and after the write the version it replaced must be the one planned on. When
+//! another writer got in between, their version is made current again and the connection
+//! re-planned on it, once. A name someone else created since it was read is read again and
+//! re-planned, never overwritten blind.
 
 use crate::action::Action;
 use crate::aws_error::ErrorKind;
