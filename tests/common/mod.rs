@@ -10,6 +10,7 @@ pub mod intercepted;
 pub mod memory;
 pub mod mock;
 pub mod mock_app;
+pub mod tls_world;
 
 use airflow_ecr_refresher::handler::App;
 use aws_config::SdkConfig;

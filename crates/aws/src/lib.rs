@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod ecr;
+pub mod https;
 pub mod parameter_store;
 mod sdk_error;
 pub mod secrets_manager;
