@@ -38,6 +38,9 @@ pub struct App {
     pub region: Result<Region, ConfigError>,
     /// Its credentials are checked before any call, so that missing ones read as one line.
     sdk: Option<SdkConfig>,
+    /// For CloudFormation's `ResponseURL` (`deploy.rs`); a client that cannot be built
+    /// fails only the deploy-time refresh's answer.
+    pub https: Result<reqwest::Client, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +62,9 @@ pub enum RunError {
     /// The deadline or a signal cut the run short; it says what was done.
     #[error(transparent)]
     Stopped(#[from] Stopped),
+    /// A CloudFormation request that cannot be answered, or whose answer did not arrive.
+    #[error("{0}")]
+    CloudFormation(String),
 }
 
 impl App {
@@ -83,6 +89,7 @@ impl App {
             settings,
             region: aws_environment(region.as_deref(), None),
             sdk: None,
+            https: refresher_aws::https::client(),
         }
     }
 
@@ -114,8 +121,20 @@ impl App {
         request: Request,
         left: Option<Duration>,
     ) -> Result<Report, RunError> {
+        self.run_within(request, left, stop::DEADLINE_MARGIN).await
+    }
+
+    /// As `run_until`, for a caller that keeps `kept_back` (the margin included) before
+    /// the Lambda timeout for work of its own.
+    pub async fn run_within(
+        &self,
+        request: Request,
+        left: Option<Duration>,
+        kept_back: Duration,
+    ) -> Result<Report, RunError> {
         let progress = Progress::default();
-        match stop::until_stopped(self.refresh(request, &progress), left).await {
+        let work = self.refresh(request, &progress);
+        match stop::until_stopped(work, left, kept_back).await {
             Ok(result) => result,
             Err(reason) => Err(RunError::Stopped(Stopped {
                 reason,

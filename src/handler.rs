@@ -2,12 +2,17 @@
 //! the invocation's deadline, with the run's metrics.
 
 pub use crate::app::{App, RunError};
+use crate::custom_resource::{self, Response};
+use crate::deploy;
 use crate::metrics;
 pub use crate::stop::DEADLINE_MARGIN;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use refresher_core::report::Outcomes;
 use refresher_core::report::{Report, StopReason};
 use refresher_core::request::Payload;
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl From<RunError> for Diagnostic {
@@ -21,6 +26,7 @@ impl From<RunError> for Diagnostic {
                 StopReason::Deadline(_) => "DeadlineReached",
                 StopReason::Signal(_) => "Stopped",
             },
+            RunError::CloudFormation(_) => "CloudFormationNotAnswered",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -43,8 +49,32 @@ fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
     Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN))
 }
 
-/// The runtime calls this with the payload's text (`main.rs`), so that a key given twice
-/// is refused here rather than dropped by the runtime's parse.
+/// What the runtime answers: a refresh's report, or what CloudFormation was told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Report(Report),
+    CloudFormation(Response),
+}
+
+/// The runtime calls this with the payload's text (`main.rs`): CloudFormation's custom
+/// resource requests (`deploy.rs`), or a refresh request for `handle`.
+pub async fn dispatch(app: &App, event: LambdaEvent<Box<RawValue>>) -> Result<Answer, RunError> {
+    // Only an object can be CloudFormation's; anything else is refused by `handle`.
+    if event.payload.get().trim_start().starts_with('{')
+        && let Ok(value) = serde_json::from_str::<Value>(event.payload.get())
+        && custom_resource::is_custom_resource(&value)
+    {
+        let left = time_left(event.context.deadline, SystemTime::now());
+        return deploy::answer(app, &value, left)
+            .await
+            .map(Answer::CloudFormation);
+    }
+    handle(app, event).await.map(Answer::Report)
+}
+
+/// One refresh request, so that a key given twice is refused here rather than dropped by
+/// the runtime's parse.
 pub async fn handle<P: Payload>(app: &App, event: LambdaEvent<P>) -> Result<Report, RunError> {
     let (payload, context) = event.into_parts();
     let request = payload.into_request()?;
@@ -52,21 +82,29 @@ pub async fn handle<P: Payload>(app: &App, event: LambdaEvent<P>) -> Result<Repo
     let left = time_left(context.deadline, SystemTime::now());
     tracing::debug!(deadline_ms = context.deadline, time_left = ?left, "invocation");
     let result = app.run_until(request, left).await;
-    if !dry_run && let Some(outcomes) = outcomes(&result) {
-        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
-        let period = app
-            .settings
-            .as_ref()
-            .ok()
-            .and_then(|s| s.schedule)
-            .map(|s| s.period);
-        // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
-        println!(
-            "{}",
-            metrics::record(&function, &outcomes, SystemTime::now(), period)
-        );
+    if !dry_run {
+        emit_metrics(app, &result);
     }
     result
+}
+
+/// The run's metrics, when it got as far as touching a connection.
+pub fn emit_metrics(app: &App, result: &Result<Report, RunError>) {
+    let Some(outcomes) = outcomes(result) else {
+        return;
+    };
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let period = app
+        .settings
+        .as_ref()
+        .ok()
+        .and_then(|s| s.schedule)
+        .map(|s| s.period);
+    // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
+    println!(
+        "{}",
+        metrics::record(&function, &outcomes, SystemTime::now(), period)
+    );
 }
 
 /// What a run did to its connections, when it got as far as touching any: a run stopped

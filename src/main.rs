@@ -1,5 +1,5 @@
 use airflow_ecr_refresher::cli::Cli;
-use airflow_ecr_refresher::handler::{App, handle};
+use airflow_ecr_refresher::handler::{App, dispatch};
 use airflow_ecr_refresher::logging;
 use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -20,7 +20,7 @@ async fn main() -> Result<ExitCode, Error> {
         // The payload's text, not a parsed `Value`: a parse keeps the last of two equal keys,
         // and only the text shows there were two. Any valid JSON is accepted here, so every
         // refusal is the handler's own `InvalidRequest`.
-        let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| handle(&app, event));
+        let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| dispatch(&app, event));
         lambda_runtime::run(handler).await?;
         return Ok(ExitCode::SUCCESS);
     };

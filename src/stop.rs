@@ -10,10 +10,12 @@ use tokio::signal::unix::{SignalKind, signal};
 /// Time kept back before the Lambda deadline to answer instead of being killed.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-/// Runs `work` to completion, or until `left` runs out or the process is asked to stop.
+/// Runs `work` to completion, or until `left` runs out or the process is asked to stop;
+/// `kept_back` is how long before the Lambda timeout `left` ends, for the report.
 pub async fn until_stopped<F: Future>(
     work: F,
     left: Option<Duration>,
+    kept_back: Duration,
 ) -> Result<F::Output, StopReason> {
     let deadline = async {
         match left {
@@ -23,7 +25,7 @@ pub async fn until_stopped<F: Future>(
     };
     tokio::select! {
         output = work => Ok(output),
-        () = deadline => Err(StopReason::Deadline(DEADLINE_MARGIN)),
+        () = deadline => Err(StopReason::Deadline(kept_back)),
         signal = stop_signal() => Err(StopReason::Signal(signal)),
     }
 }

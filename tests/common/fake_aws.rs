@@ -21,6 +21,17 @@ pub struct FakeAws {
 
 impl FakeAws {
     pub fn start(answers: HashMap<&'static str, Answer>) -> Self {
+        Self::invoking(answers, "{}", std::time::Duration::from_secs(60))
+    }
+
+    /// As `start`, its one invocation carrying `event`, with a deadline `deadline_in` from
+    /// when the function asks for it.
+    pub fn invoking(
+        answers: HashMap<&'static str, Answer>,
+        event: &str,
+        deadline_in: std::time::Duration,
+    ) -> Self {
+        let invocation = Arc::new((event.to_owned(), deadline_in));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let asked = Arc::new(Mutex::new(Vec::new()));
@@ -29,7 +40,8 @@ impl FakeAws {
             for stream in listener.incoming().flatten() {
                 let answers = answers.clone();
                 let record = record.clone();
-                std::thread::spawn(move || serve(stream, &answers, &record));
+                let invocation = invocation.clone();
+                std::thread::spawn(move || serve(stream, &answers, &record, &invocation));
             }
         });
         Self { url, asked }
@@ -42,7 +54,12 @@ impl FakeAws {
 }
 
 /// One HTTP/1.1 exchange per connection (`Connection: close`): enough for the SDK.
-fn serve(stream: TcpStream, answers: &HashMap<&str, Answer>, asked: &Mutex<Vec<String>>) {
+fn serve(
+    stream: TcpStream,
+    answers: &HashMap<&str, Answer>,
+    asked: &Mutex<Vec<String>>,
+    invocation: &(String, std::time::Duration),
+) {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -78,7 +95,7 @@ fn serve(stream: TcpStream, answers: &HashMap<&str, Answer>, asked: &Mutex<Vec<S
     }
     let body = String::from_utf8_lossy(&body);
     if let Some(runtime) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
-        return runtime_api(reader.into_inner(), runtime, &body, asked);
+        return runtime_api(reader.into_inner(), runtime, &body, asked, invocation);
     }
     let operation = match target.rsplit_once('.') {
         Some((_, op)) => op.to_owned(),
@@ -119,9 +136,15 @@ fn serve(stream: TcpStream, answers: &HashMap<&str, Answer>, asked: &Mutex<Vec<S
 }
 
 /// Lambda's Runtime API (AWS Lambda Developer Guide, "Using the Lambda runtime API for
-/// custom runtimes"): one invocation with an empty event, then no more; the function's
+/// custom runtimes"): one invocation of the event given, then no more; the function's
 /// answer (`/response` or `/error`) is recorded as `answer:<body>`.
-fn runtime_api(mut stream: TcpStream, path: &str, body: &str, asked: &Mutex<Vec<String>>) {
+fn runtime_api(
+    mut stream: TcpStream,
+    path: &str,
+    body: &str,
+    asked: &Mutex<Vec<String>>,
+    (event, deadline_in): &(String, std::time::Duration),
+) {
     if path == "next" {
         let first = {
             let mut asked = asked.lock().unwrap();
@@ -138,13 +161,14 @@ fn runtime_api(mut stream: TcpStream, path: &str, body: &str, asked: &Mutex<Vec<
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis()
-            + 60_000;
+            + deadline_in.as_millis();
         let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n\
              Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
              Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:refresher\r\n\
-             Connection: close\r\n\r\n{{}}"
+             Connection: close\r\n\r\n{event}",
+            event.len()
         );
         let _ = stream.write_all(head.as_bytes());
         return;

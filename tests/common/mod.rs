@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binary;
+pub mod cloudformation;
 pub mod fake_aws;
 pub mod intercepted;
 pub mod memory;
