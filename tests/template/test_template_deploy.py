@@ -7,7 +7,7 @@ import re
 import tomllib
 
 from check_iam import ROOT
-from template_rendering import DOC, sam_transformed
+from template_rendering import DOC, rendered, sam_transformed
 
 # Every page a deployer may follow: the README's quickstart and docs/.
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
@@ -116,3 +116,47 @@ def test_the_mwaa_role_is_told_it_needs_kms_decrypt_for_a_customer_managed_key()
     assert "secretsmanager:GetSecretValue" in mwaa and "ssm:GetParameter" in mwaa
     assert "Either way, when the secrets or parameters use a customer managed KMS key" in mwaa
     assert "`kms:Decrypt` on that key" in mwaa
+
+
+# --------------------------------------------------------------------------- the deploy-time refresh
+
+
+def refs(node: object) -> set[str]:
+    """Every name a `Ref` (or `!Ref`) in `node` names."""
+    if isinstance(node, dict):
+        found = {node["Ref"]} if isinstance(node.get("Ref"), str) else set()
+        return found.union(*(refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(refs(v) for v in node))
+    return set()
+
+
+def test_the_deploy_refreshes_through_the_function_unless_turned_off() -> None:
+    on = sam_transformed()["Resources"]
+    refresh = on["DeployRefresh"]
+    assert refresh["Type"] == "Custom::DeployRefresh"
+    assert refresh["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["RefresherFunction", "Arn"]}
+    # Answered within the function's Timeout; CloudFormation waits no longer than this.
+    timeout = DOC["Resources"]["RefresherFunction"]["Properties"]["Timeout"]
+    assert timeout < int(refresh["Properties"]["ServiceTimeout"]) <= 3600
+    assert "DeployRefresh" in rendered(Connections="docker_ecr").resources()
+    assert "DeployRefresh" not in rendered(Connections="docker_ecr", RefreshOnDeploy="false").resources()
+
+
+def test_every_setting_of_the_function_and_its_grants_reruns_the_deploy_refresh() -> None:
+    """CloudFormation sends Update only when the custom resource's properties change: each
+    parameter the function or its grants read must be among them."""
+    resources = DOC["Resources"]
+    read = refs([resources[name] for name in ("RefresherFunction", "RefresherRole", "RefresherKmsPolicy",
+                                             "RefresherParameterKmsPolicy")])
+    # Not a setting of the refresh: how it is built, logged and alarmed.
+    read -= {"Architecture", "LogRetentionInDays", "RefresherLogGroup", "RefresherRole"}
+    read &= set(DOC["Parameters"])
+    settings = refs(resources["DeployRefresh"]["Properties"]["Settings"])
+    assert read <= settings, f"missing from DeployRefresh's Settings: {sorted(read - settings)}"
+
+
+def test_the_deploy_refresh_waits_for_the_kms_grants() -> None:
+    grants = refs(DOC["Resources"]["DeployRefresh"]["Properties"]["Grants"])
+    kms = {n for n, r in DOC["Resources"].items() if r["Type"] == "AWS::IAM::Policy"}
+    assert kms and kms <= grants
