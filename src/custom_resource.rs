@@ -165,31 +165,39 @@ impl Response {
     /// The document to PUT: its reason cut (on a character boundary) until the whole body
     /// fits in `RESPONSE_LIMIT` bytes.
     pub fn body(mut self) -> String {
-        let mut body = self.to_json();
+        let body = self.to_json();
         if body.len() <= RESPONSE_LIMIT {
             return body;
         }
         let full = std::mem::take(&mut self.reason);
-        // JSON escaping can only grow the text, so start from the bytes that must go.
-        let mut keep = full
-            .len()
-            .saturating_sub(body.len() - RESPONSE_LIMIT + CUT.len());
-        loop {
-            while !full.is_char_boundary(keep) {
-                keep -= 1;
+        self.reason = CUT.to_owned();
+        // What is left for the reason's text, counted as JSON writes each character.
+        let mut room = RESPONSE_LIMIT.saturating_sub(self.to_json().len());
+        let mut keep = 0;
+        for (at, c) in full.char_indices() {
+            let width = json_width(c);
+            if width > room {
+                break;
             }
-            self.reason = format!("{}{CUT}", &full[..keep]);
-            body = self.to_json();
-            if body.len() <= RESPONSE_LIMIT || keep == 0 {
-                return body;
-            }
-            keep = keep.saturating_sub(body.len() - RESPONSE_LIMIT);
+            room -= width;
+            keep = at + c.len_utf8();
         }
+        self.reason = format!("{}{CUT}", &full[..keep]);
+        self.to_json()
     }
 
     fn to_json(&self) -> String {
         // Strings and a map of JSON values always serialize.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// How many bytes `c` takes inside a JSON string, as serde_json escapes it.
+fn json_width(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
     }
 }
 

@@ -100,7 +100,17 @@ fn an_update_keeps_its_physical_id_and_a_create_gets_a_stable_one() {
 #[test]
 fn a_long_reason_is_cut_to_fit_the_response_limit_on_a_character_boundary() {
     let echo = parse(&request("Update")).unwrap().echo;
-    for unit in ["a", "é", "\"", "\u{1}", "💥"] {
+    for unit in [
+        "a",
+        "é",
+        "\"",
+        "\\",
+        "\n",
+        "\u{1}",
+        "\u{8}",
+        "💥",
+        "a\u{1f}é",
+    ] {
         let reason = unit.repeat(9_000);
         let body = Response::new(&echo, Status::Failed, reason, Map::new()).body();
         assert!(body.len() <= RESPONSE_LIMIT, "{unit}: {}", body.len());

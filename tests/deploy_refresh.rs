@@ -162,3 +162,47 @@ fn a_hung_store_is_answered_failed_before_the_deadline() {
     assert!(took < deadline_in, "answered after {took:?}");
     assert_url_kept(&outcome);
 }
+
+#[test]
+fn a_refused_answer_is_a_function_error_and_a_failing_one_is_tried_again() {
+    use common::tls_world::TlsWorld;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let event = request("Delete").to_string();
+    // An expired URL: S3 refuses it, and would refuse it again.
+    let fake = FakeAws::invoking(HashMap::new(), &event, Duration::from_secs(60));
+    let expired = TlsWorld::start(&["*.s3.amazonaws.com"], |_| (403, vec![], String::new()));
+    let outcome = invoke(&fake, &expired, VARS);
+    assert_eq!(expired.seen().len(), 1);
+    assert!(
+        outcome
+            .answer
+            .contains("could not answer CloudFormation: the ResponseURL answered 403 Forbidden"),
+        "{}",
+        outcome.answer
+    );
+    assert!(
+        outcome.answer.contains("CloudFormationNotAnswered"),
+        "{}",
+        outcome.answer
+    );
+    assert_url_kept(&outcome);
+    // S3 failing once (503): the second try lands.
+    let fake = FakeAws::invoking(HashMap::new(), &event, Duration::from_secs(60));
+    let tries = AtomicUsize::new(0);
+    let flaky = TlsWorld::start(&["*.s3.amazonaws.com"], move |_| {
+        let status = if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+            503
+        } else {
+            200
+        };
+        (status, vec![], String::new())
+    });
+    let outcome = invoke(&fake, &flaky, VARS);
+    assert_eq!(flaky.seen().len(), 2, "{}", outcome.output);
+    assert!(
+        outcome.answer.contains("\"Status\":\"SUCCESS\""),
+        "{}",
+        outcome.answer
+    );
+    assert_url_kept(&outcome);
+}
