@@ -60,6 +60,8 @@ struct StoreState {
     /// When each batch read call was made.
     read_calls: Vec<Instant>,
     restores: usize,
+    /// When each name's current text was written (its version's `CreatedDate`).
+    written_at: HashMap<String, std::time::SystemTime>,
 }
 
 #[derive(Debug)]
@@ -121,6 +123,12 @@ impl MemoryStore {
     /// A text value at version 1, as if new.
     pub fn put_text(&self, name: &str, value: &str) {
         self.lock().set(name, value, 1);
+    }
+
+    /// Makes the current value `ago` old, as if written that long before now.
+    pub fn written_ago(&self, name: &str, ago: std::time::Duration) {
+        let at = std::time::SystemTime::now() - ago;
+        self.lock().written_at.insert(name.into(), at);
     }
 
     pub fn put(&self, name: &str, stored: Stored) {
@@ -268,6 +276,8 @@ impl StoreState {
     }
 
     fn set(&mut self, name: &str, value: &str, version: usize) {
+        self.written_at
+            .insert(name.to_owned(), std::time::SystemTime::now());
         self.history
             .insert((name.to_owned(), version), value.to_owned());
         let value = value.to_owned();
@@ -291,6 +301,7 @@ impl StoreState {
             Some(Stored::Text { value, version }) => Current::Text {
                 value: SecretString::from(value.clone()),
                 version_id: format!("v{version}"),
+                written_at: self.written_at.get(name).copied(),
             },
         }
     }
