@@ -1,4 +1,4 @@
-//! In-memory implementations of the core's two traits, `Store` and `Logins`, for tests of
+//! In-memory implementations of the core's traits, `Store`, `Logins` and `LoginCheck`, for tests of
 //! the whole refresh flow without moto or SDK mocks. They keep the AWS behaviours
 //! the flow relies on: a create on a taken name is refused, a repeated request token is a
 //! no-op, an update says which version it replaced, reads go out in paced batches, every
@@ -15,8 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
+mod registry;
 mod tokens;
 #[allow(unused_imports)] // each test crate uses a different part
+pub use registry::MemoryRegistry;
+#[allow(unused_imports)]
 pub use tokens::MemoryTokens;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
