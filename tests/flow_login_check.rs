@@ -214,6 +214,29 @@ async fn a_stored_password_is_never_sent_to_another_host() {
 }
 
 #[tokio::test]
+async fn an_unreachable_registry_fails_its_connection_saying_what_egress_it_needs() {
+    let store = Arc::new(MemoryStore::new(50, 65_536));
+    let mut registry = MemoryRegistry::accepting(&[PASSWORD]);
+    registry.unreachable.insert(HOST.into());
+    let registry = Arc::new(registry);
+    let err = run(&app(&store, &registry, "true"), json!(["a"]), false)
+        .await
+        .unwrap_err();
+    let failed = failures(&err);
+    assert!(
+        matches!(
+            &failed[..],
+            [(id, TargetFailure::LoginCheck { source: LoginCheckError::Unreachable { .. }, .. })]
+                if id == "a"
+        ),
+        "{failed:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("com.amazonaws.<region>.ecr.dkr"), "{text}");
+    assert_eq!(password(&store, "p/a"), PASSWORD, "written all the same");
+}
+
+#[tokio::test]
 async fn a_dry_run_checks_the_login_it_would_write_and_writes_nothing() {
     let store = Arc::new(MemoryStore::new(50, 65_536));
     let registry = Arc::new(MemoryRegistry::accepting(&[]));
