@@ -176,9 +176,10 @@ async fn carry_out(
     } = decision.map_err(|cause| failed(cause, None))?;
     let check_login = target.check_login.unwrap_or(run.settings.check_login);
     // Before the write, while it is still the stored one.
-    let stored_login = match check_login {
-        true => check_stored(ports, run, &target, &login, &found.current).await,
-        false => None,
+    let stored_login = if check_login {
+        check_stored(ports, run, &target, &login, &found.current).await
+    } else {
+        None
     };
     // The pull check asks as the login's principal, beside the write: a failed check
     // still leaves the fresh login written.
@@ -206,9 +207,10 @@ async fn carry_out(
     let (action, check) = futures::join!(written, check);
     let action = action.map_err(|cause| failed(cause, None))?;
     // After the write (in a dry run, the login it would write), as Docker will use it.
-    let logged_in = match check_login {
-        true => check_fresh(ports.login_check, &login).await,
-        false => Ok(()),
+    let logged_in = if check_login {
+        check_fresh(ports.login_check, &login).await
+    } else {
+        Ok(())
     };
     let refreshed = Refreshed {
         conn_id: target.conn_id.to_string(),
