@@ -168,3 +168,44 @@ async fn a_stored_login_refused_before_its_stated_expiry_is_reported_as_died_ear
     assert_eq!(written["password"], MOTO_PASSWORD);
     only_the_registry_was_reached(&world);
 }
+
+/// The stated expiry needs when the stored value was written: both stores say so on read
+/// (Secrets Manager's `CreatedDate`, Parameter Store's `LastModifiedDate`).
+#[tokio::test]
+async fn both_stores_say_when_the_value_was_written() {
+    use refresher_core::store::{Current, Store};
+    let prefix = unique_prefix("written-at");
+    let name = format!("{prefix}/a");
+    create(&secrets().await, &name, &docker(STORED)).await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk().await);
+    let parameter = format!("/{name}");
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(docker(STORED))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let stores: [(Box<dyn Store>, &str); 2] = [
+        (
+            Box::new(refresher_aws::secrets_manager::Secrets::new(
+                secrets().await,
+            )),
+            &name,
+        ),
+        (
+            Box::new(refresher_aws::parameter_store::Parameters::new(ssm)),
+            &parameter,
+        ),
+    ];
+    for (store, name) in stores {
+        let read = store.read(&[name.to_owned()]).await;
+        let Ok(Current::Text { written_at, .. }) = &read[0] else {
+            panic!("{name}: {read:?}");
+        };
+        let age = std::time::SystemTime::now()
+            .duration_since(written_at.expect("a written time"))
+            .unwrap_or_default();
+        assert!(age < std::time::Duration::from_secs(300), "{name}: {age:?}");
+    }
+}
