@@ -164,6 +164,7 @@ impl App {
         let ports = Ports {
             logins: self.aws.logins.as_ref(),
             store: self.aws.store.as_ref(),
+            login_check: self.aws.login_check.as_ref(),
             clock: &Tokio(tokio::time::Instant::now()),
         };
         Ok(run::refresh(ports, run, &targets, progress).await?)

@@ -10,7 +10,7 @@ use refresher_core::target::TargetSpec;
 /// Refresh Airflow Docker connections to Amazon ECR once, then exit.
 ///
 /// Reads the same environment as the Lambda: CONNECTIONS, SECRET_FORMAT, KMS_KEY_ID,
-/// SCHEDULE_EXPRESSION and the usual AWS variables, and Airflow's own settings as an Airflow 3
+/// SCHEDULE_EXPRESSION, CHECK_LOGIN and the usual AWS variables, and Airflow's own settings as an Airflow 3
 /// worker reads them: AIRFLOW__WORKERS__SECRETS_BACKEND(_KWARGS), else
 /// AIRFLOW__SECRETS__BACKEND(_KWARGS), each section's per-key ..._KWARG__<KEY> variables
 /// (AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX, ..._SEP, ..._REGION_NAME,

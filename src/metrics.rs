@@ -95,6 +95,7 @@ mod tests {
             action: Action::Updated,
             expires_at: None,
             expires,
+            stored_login: None,
         }
     }
 

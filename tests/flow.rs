@@ -36,6 +36,7 @@ fn app(store: &Arc<MemoryStore>, tokens: &Arc<MemoryTokens>) -> App {
     let aws = Aws {
         logins: tokens.clone(),
         store: store.clone(),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     let settings = Settings::from_lookup(|k| {
         (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())
@@ -338,6 +339,7 @@ async fn a_secrets_role_in_another_partition_fails_the_run_before_any_call() {
     let aws = Aws {
         logins: tokens.clone(),
         store: store.clone(),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     let settings = Settings::from_lookup(|k| match k {
         "CONNECTIONS" => Some("docker_ecr".into()),

@@ -31,6 +31,7 @@ fn setup() -> (Arc<MemoryStore>, Arc<MemoryTokens>, App) {
     let aws = Aws {
         logins: tokens.clone(),
         store: store.clone(),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     let settings = Settings::from_lookup(|k| {
         (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())

@@ -29,6 +29,7 @@ fn app(store: &Arc<MemoryStore>) -> App {
     let aws = Aws {
         logins: Arc::new(MemoryTokens::new("123456789012", PASSWORD)),
         store: store.clone(),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     let settings = Settings::from_lookup(|k| {
         (k == "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX").then(|| "p".into())

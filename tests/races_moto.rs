@@ -33,6 +33,7 @@ async fn app(store: Arc<dyn Store>, hook: Hook, vars: &[(&str, &str)]) -> App {
     let aws = Aws {
         logins: Arc::new(AwsLogins::new(&sdk)),
         store: Arc::new(Intercepted::once(store, hook)),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     App::with_aws(aws, Ok(settings(vars)), Some("us-east-1".into()))
 }

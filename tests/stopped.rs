@@ -29,6 +29,7 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
     let aws = Aws {
         logins: Arc::new(MemoryTokens::new("123456789012", "pw")),
         store: Arc::new(Intercepted::hanging(memory.clone(), "p/b")),
+        login_check: Arc::new(common::memory::MemoryRegistry::default()),
     };
     let settings = Settings::from_lookup(|k| match k {
         "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX" => Some("p".into()),

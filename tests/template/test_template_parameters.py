@@ -29,6 +29,7 @@ def test_environment_by_default() -> None:
         KWARG + "REGION_NAME": "us-east-1",  # always set: what the grants name
         "SECRET_FORMAT": "json",
         "SCHEDULE_EXPRESSION": "rate(6 hours)",  # what runs it, so it knows the next run
+        "CHECK_LOGIN": "false",  # the login check is opt-in
     }
 
 
@@ -47,6 +48,7 @@ def test_environment_carries_the_backend_settings() -> None:
         "SECRET_FORMAT": "json",
         "KMS_KEY_ID": KEY,
         "SCHEDULE_EXPRESSION": "rate(6 hours)",
+        "CHECK_LOGIN": "false",
     }
 
 
@@ -62,6 +64,12 @@ def test_backend_parameters_describe_how_they_are_checked() -> None:
     groups = DOC["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [p for g in groups for p in g["Parameters"]]
     assert sorted(grouped) == sorted(PARAMS) and len(grouped) == len(set(grouped))
+
+
+def test_check_login_is_opt_in_and_passed_as_is() -> None:
+    assert PARAMS["CheckLogin"]["AllowedValues"] == ["true", "false"]
+    assert PARAMS["CheckLogin"]["Default"] == "false"
+    assert environment(Connections="docker_ecr", CheckLogin="true")["CHECK_LOGIN"] == "true"
 
 
 # --------------------------------------------------------------------------- other parameters

@@ -1,6 +1,6 @@
 //! The AWS adapters behind the core's traits: ECR and STS for `Logins`, Secrets Manager
-//! and Parameter Store for `Store`, built once per process from one `SdkConfig` and shared
-//! by every invocation. Errors leave here as the core's `AwsError`, never with a response
+//! and Parameter Store for `Store`, a registry's `/v2/` over HTTPS for `LoginCheck`, built
+//! once per process from one `SdkConfig` and shared by every invocation. Errors leave here as the core's `AwsError`, never with a response
 //! body (`sdk_error.rs`).
 
 #![warn(missing_docs)]
@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod ecr;
 pub mod https;
+pub mod login_check;
 pub mod parameter_store;
 mod sdk_error;
 pub mod secrets_manager;
@@ -24,6 +25,7 @@ use parameter_store::Parameters;
 use refresher_core::config::backend::{AirflowBackend, StoreKind};
 use refresher_core::ids::Region;
 use refresher_core::login::{Login, LoginError, Logins, PullCheckError, RoleCredentials};
+use refresher_core::login_check::LoginCheck;
 use refresher_core::pull::{ImageRef, RoleArn};
 use refresher_core::store::Store;
 use secrets_manager::Secrets;
@@ -37,6 +39,8 @@ pub struct Aws {
     pub logins: Arc<dyn Logins>,
     /// The store Airflow's backend reads: Secrets Manager or Parameter Store.
     pub store: Arc<dyn Store>,
+    /// Registries' `/v2/`, for `check_login`.
+    pub login_check: Arc<dyn LoginCheck>,
 }
 
 impl Aws {
@@ -71,8 +75,14 @@ impl Aws {
         Self {
             logins: Arc::new(AwsLogins::new(sdk)),
             store,
+            login_check: Arc::new(login_check::Registries::new()),
         }
     }
+}
+
+/// A store's timestamp as a `SystemTime`; `None` if it is out of its range.
+pub(crate) fn system_time(at: &aws_smithy_types::DateTime) -> Option<std::time::SystemTime> {
+    std::time::SystemTime::try_from(*at).ok()
 }
 
 /// Whether the SDK finds credentials, checked before any call: one line saying where it

@@ -4,6 +4,7 @@
 
 use crate::batch::{ReadQuota, read_in_batches};
 use crate::sdk_error::from_sdk;
+use crate::system_time;
 use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{
@@ -93,6 +94,8 @@ impl Parameters {
                 (Some(ParameterType::SecureString), Some(value)) => Current::Text {
                     value: SecretString::from(value.to_owned()),
                     version_id: parameter.version().to_string(),
+                    // GetParameters' `LastModifiedDate`: when this version was written.
+                    written_at: parameter.last_modified_date().and_then(system_time),
                 },
                 (kind, value) => Current::Unencrypted {
                     kind: kind.map_or("untyped", |k| k.as_str()).to_owned(),

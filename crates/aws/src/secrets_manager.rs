@@ -3,6 +3,7 @@
 
 use crate::batch::{ReadQuota, read_in_batches};
 use crate::sdk_error::from_sdk;
+use crate::system_time;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
@@ -74,6 +75,8 @@ impl Secrets {
                 Some(text) => Current::Text {
                     value: SecretString::from(text.to_owned()),
                     version_id: entry.version_id().unwrap_or_default().to_owned(),
+                    // The version's `CreatedDate`: when it was written.
+                    written_at: entry.created_date().and_then(system_time),
                 },
                 None => Current::Binary,
             };
@@ -124,6 +127,7 @@ impl Secrets {
                 Some(text) => Current::Text {
                     value: SecretString::from(text.to_owned()),
                     version_id: out.version_id().unwrap_or_default().to_owned(),
+                    written_at: out.created_date().and_then(system_time),
                 },
                 None => Current::Binary,
             }),

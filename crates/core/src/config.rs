@@ -25,6 +25,9 @@ pub struct Settings {
     /// The schedule that runs the function, when known: a login that would expire before
     /// the next run fails its connection.
     pub schedule: Option<Schedule>,
+    /// `CHECK_LOGIN`: log in to each registry with the written login, as Docker does, for
+    /// every connection whose entry does not say (`check_login`).
+    pub check_login: bool,
 }
 
 impl Settings {
@@ -72,11 +75,21 @@ impl Settings {
             .map(|raw| raw.parse())
             .transpose()
             .map_err(|problem| ConfigError::new(schedule::VARIABLE, problem))?;
+        let check_login = match var("CHECK_LOGIN") {
+            Some(raw) => parse_bool(&raw).ok_or_else(|| {
+                ConfigError::new(
+                    "CHECK_LOGIN",
+                    format!("{:?} is not \"true\" or \"false\"", raw.trim()),
+                )
+            })?,
+            None => false,
+        };
         Ok(Self {
             connections,
             backend,
             format,
             schedule,
+            check_login,
             kms_key_id: var("KMS_KEY_ID")
                 .map(|v| v.trim().to_owned())
                 .map(|id| {
@@ -94,6 +107,15 @@ impl Settings {
                 })
                 .transpose()?,
         })
+    }
+}
+
+/// `true` or `false`, in any case: what the template's AllowedValues pass.
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
     }
 }
 
@@ -184,7 +206,30 @@ mod tests {
         assert_eq!(s.format, SecretFormat::Json);
         assert_eq!(s.kms_key_id, None);
         assert_eq!(s.schedule, None);
+        assert!(!s.check_login);
         assert_eq!(s.connections.len(), 1);
+    }
+
+    #[test]
+    fn check_login_is_true_or_false_and_nothing_else() {
+        assert!(settings(&[("CHECK_LOGIN", "true")]).unwrap().check_login);
+        assert!(settings(&[("CHECK_LOGIN", " TRUE ")]).unwrap().check_login);
+        assert!(!settings(&[("CHECK_LOGIN", "false")]).unwrap().check_login);
+        for bad in ["yes", "1", "on"] {
+            let err = settings(&[("CHECK_LOGIN", bad)]).unwrap_err();
+            assert_eq!(err.variable, "CHECK_LOGIN");
+            assert!(
+                err.problem.contains("is not \"true\" or \"false\""),
+                "{err}"
+            );
+        }
+        let s = settings(&[(
+            "CONNECTIONS",
+            r#"[{"conn_id":"a","check_login":true},{"conn_id":"b"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(s.connections[0].check_login, Some(true));
+        assert_eq!(s.connections[1].check_login, None);
     }
 
     #[test]

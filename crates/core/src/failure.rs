@@ -7,6 +7,7 @@ use crate::connection::ConnectionError;
 use crate::destination::HostConflict;
 use crate::expiry::ShortLogin;
 use crate::login::{LoginError, PullCheckError};
+use crate::login_check::LoginCheckError;
 
 /// Why one connection was not refreshed; its Display is the message users read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +110,15 @@ pub enum TargetFailure {
         action: Action,
         /// Why the pull would fail.
         source: PullCheckError,
+    },
+    /// The registry did not accept the fresh login (`check_login`); the value was written
+    /// (or would be) all the same.
+    #[error("{source} ({})", .action.written_note())]
+    LoginCheck {
+        /// What was done to the value before the check.
+        action: Action,
+        /// Why the registry did not accept it.
+        source: LoginCheckError,
     },
     /// Written all the same, like a failed pull check.
     #[error(transparent)]

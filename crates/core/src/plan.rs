@@ -139,7 +139,9 @@ pub fn connection_write(
             };
             (connection::render_new(rules.format, login)?, None, kind)
         }
-        Current::Text { value, version_id } => (
+        Current::Text {
+            value, version_id, ..
+        } => (
             rules
                 .aliases
                 .update(value.expose_secret(), login, found.managed)?,
@@ -278,6 +280,7 @@ mod tests {
         Current::Text {
             value: SecretString::from(value.to_owned()),
             version_id: version.into(),
+            written_at: None,
         }
     }
 

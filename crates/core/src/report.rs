@@ -4,6 +4,7 @@
 
 pub use crate::action::Action;
 use crate::failure::TargetFailure;
+use crate::login_check::StoredLogin;
 use crate::target::Target;
 use serde::Serialize;
 use std::fmt;
@@ -26,6 +27,10 @@ pub struct Refreshed {
     /// `expires_at` as a time, for the metrics; not serialized.
     #[serde(skip)]
     pub expires: Option<SystemTime>,
+    /// With `check_login`: whether the login stored before the write still worked.
+    /// Absent when the check is off or there was no stored login for the same host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_login: Option<StoredLogin>,
 }
 
 /// What a run answers when every connection was refreshed.
@@ -250,6 +255,7 @@ mod tests {
                 action: Action::WouldCreate,
                 expires_at: rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
                 expires: None,
+                stored_login: None,
             }],
         };
         assert_eq!(

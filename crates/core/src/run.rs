@@ -7,7 +7,8 @@ use crate::config::Settings;
 use crate::destination;
 use crate::expiry::{self, rfc3339};
 use crate::failure::TargetFailure;
-use crate::login::{Logins, RunLogins};
+use crate::login::{Login, Logins, RunLogins};
+use crate::login_check::{self, LoginCheck, LoginCheckError, StoredLogin};
 use crate::pace;
 use crate::plan::{self, Decision, Found, Plan, Rules, Step};
 use crate::report::{Failed, Outcomes, Progress, RefreshFailed, Refreshed, Report};
@@ -31,6 +32,8 @@ pub struct Ports<'a> {
     pub logins: &'a dyn Logins,
     /// Where connections are read and written.
     pub store: &'a dyn Store,
+    /// Logs in to a registry as Docker does (`check_login`).
+    pub login_check: &'a dyn LoginCheck,
     /// The timer that paces writes.
     pub clock: &'a dyn Clock,
 }
@@ -150,7 +153,8 @@ async fn apply_plan(ports: Ports<'_>, run: Run<'_>, plan: Plan, progress: &Progr
         .await;
 }
 
-/// One step: its write (none in a dry run) beside its pull check, then the expiry check.
+/// One step: the stored login's check (`check_login`), then its write (none in a dry run)
+/// beside its pull check, then the written login's check and the expiry check.
 async fn carry_out(
     ports: Ports<'_>,
     run: Run<'_>,
@@ -170,6 +174,13 @@ async fn carry_out(
         found,
         write,
     } = decision.map_err(|cause| failed(cause, None))?;
+    let check_login = target.check_login.unwrap_or(run.settings.check_login);
+    // Before the write, while it is still the stored one.
+    let stored_login = if check_login {
+        check_stored(ports, run, &target, &login, &found.current).await
+    } else {
+        None
+    };
     // The pull check asks as the login's principal, beside the write: a failed check
     // still leaves the fresh login written.
     let check = async {
@@ -195,6 +206,12 @@ async fn carry_out(
     };
     let (action, check) = futures::join!(written, check);
     let action = action.map_err(|cause| failed(cause, None))?;
+    // After the write (in a dry run, the login it would write), as Docker will use it.
+    let logged_in = if check_login {
+        check_fresh(ports.login_check, &login).await
+    } else {
+        Ok(())
+    };
     let refreshed = Refreshed {
         conn_id: target.conn_id.to_string(),
         secret_name: target.secret_name.clone(),
@@ -202,9 +219,16 @@ async fn carry_out(
         action,
         expires_at: login.expires.and_then(|(at, _)| rfc3339(at)),
         expires: login.expires.map(|(at, _)| at),
+        stored_login,
     };
-    // Both failures leave the fresh login written: it is never worse than the old one.
+    // Each failure leaves the fresh login written: it is never worse than the old one.
     let written = (!run.dry_run).then(|| refreshed.clone());
+    if let Err(source) = logged_in {
+        return Err(failed(
+            TargetFailure::LoginCheck { action, source },
+            written,
+        ));
+    }
     if let Err(source) = check {
         return Err(failed(TargetFailure::PullCheck { action, source }, written));
     }
@@ -215,6 +239,43 @@ async fn carry_out(
         return Err(failed(cause, written));
     }
     Ok(refreshed)
+}
+
+async fn check_fresh(check: &dyn LoginCheck, login: &Login) -> Result<(), LoginCheckError> {
+    check
+        .check(&login.host, &login.username, &login.password)
+        .await
+}
+
+/// The stored login, when it is one for the host the fresh login is for: still accepted,
+/// or refused before its stated expiry (died early: logged). Never fails the connection.
+async fn check_stored(
+    ports: Ports<'_>,
+    run: Run<'_>,
+    target: &Target,
+    login: &Login,
+    current: &crate::store::Current,
+) -> Option<StoredLogin> {
+    let aliases = &run.settings.backend.aliases;
+    let stored = login_check::stored_for(current, aliases, &login.host)?;
+    let result = ports
+        .login_check
+        .check(&login.host, &stored.username, &stored.password)
+        .await;
+    let judged = StoredLogin::judge(result, stored.written_at, SystemTime::now());
+    if judged.died_early {
+        tracing::warn!(
+            conn_id = %target.conn_id, registry = %login.host,
+            stated_expiry = judged.stated_expiry.as_deref(),
+            "the stored login was refused before its stated expiry (written + 12 hours)"
+        );
+    } else {
+        tracing::debug!(
+            conn_id = %target.conn_id, registry = %login.host, accepted = judged.accepted,
+            "stored login checked"
+        );
+    }
+    Some(judged)
 }
 
 fn log_outcome(run: Run<'_>, target: &Target, outcome: &Result<Refreshed, Failed>) {

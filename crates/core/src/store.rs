@@ -7,6 +7,7 @@
 use crate::aws_error::AwsError;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
+use std::time::SystemTime;
 
 /// A value's current state, as far as a refresh cares.
 #[derive(Debug, Clone)]
@@ -19,6 +20,9 @@ pub enum Current {
         value: SecretString,
         /// Its version id, to tell whether another writer replaced it before ours landed.
         version_id: String,
+        /// When this version was written, when the store says: the stored login's stated
+        /// expiry is 12 hours later (`login_check.rs`).
+        written_at: Option<SystemTime>,
     },
     /// Binary: Airflow never reads it, and we will not overwrite it.
     Binary,

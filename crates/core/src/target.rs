@@ -31,6 +31,10 @@ pub struct TargetSpec {
     /// Airflow 3 multi-team: write the team-scoped secret its tasks look up first.
     #[serde(default)]
     pub team: Option<Team>,
+    /// Log in to the registry with the written login, as Docker does; `None`: the run's
+    /// `CHECK_LOGIN`.
+    #[serde(default)]
+    pub check_login: Option<bool>,
 }
 
 impl TargetSpec {
@@ -65,6 +69,8 @@ pub struct Target {
     pub pull_role_arn: Option<RoleArn>,
     /// An image to try pulling with the token.
     pub check_image: Option<ImageRef>,
+    /// The entry's `check_login`; `None`: the run's.
+    pub check_login: Option<bool>,
 }
 
 impl TargetSpec {
@@ -85,6 +91,7 @@ impl TargetSpec {
             pull_role_arn: None,
             check_image: None,
             team: None,
+            check_login: None,
         }
     }
 
@@ -175,6 +182,7 @@ impl TargetSpec {
             registry: self.registry.clone(),
             pull_role_arn: self.pull_role_arn.clone(),
             check_image: self.check_image.clone(),
+            check_login: self.check_login,
         })
     }
 }

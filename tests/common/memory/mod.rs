@@ -1,4 +1,4 @@
-//! In-memory implementations of the core's two traits, `Store` and `Logins`, for tests of
+//! In-memory implementations of the core's traits, `Store`, `Logins` and `LoginCheck`, for tests of
 //! the whole refresh flow without moto or SDK mocks. They keep the AWS behaviours
 //! the flow relies on: a create on a taken name is refused, a repeated request token is a
 //! no-op, an update says which version it replaced, reads go out in paced batches, every
@@ -15,8 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
+mod registry;
 mod tokens;
 #[allow(unused_imports)] // each test crate uses a different part
+pub use registry::MemoryRegistry;
+#[allow(unused_imports)]
 pub use tokens::MemoryTokens;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,8 @@ struct StoreState {
     /// When each batch read call was made.
     read_calls: Vec<Instant>,
     restores: usize,
+    /// When each name's current text was written (its version's `CreatedDate`).
+    written_at: HashMap<String, std::time::SystemTime>,
 }
 
 #[derive(Debug)]
@@ -121,6 +126,12 @@ impl MemoryStore {
     /// A text value at version 1, as if new.
     pub fn put_text(&self, name: &str, value: &str) {
         self.lock().set(name, value, 1);
+    }
+
+    /// Makes the current value `ago` old, as if written that long before now.
+    pub fn written_ago(&self, name: &str, ago: std::time::Duration) {
+        let at = std::time::SystemTime::now() - ago;
+        self.lock().written_at.insert(name.into(), at);
     }
 
     pub fn put(&self, name: &str, stored: Stored) {
@@ -268,6 +279,8 @@ impl StoreState {
     }
 
     fn set(&mut self, name: &str, value: &str, version: usize) {
+        self.written_at
+            .insert(name.to_owned(), std::time::SystemTime::now());
         self.history
             .insert((name.to_owned(), version), value.to_owned());
         let value = value.to_owned();
@@ -291,6 +304,7 @@ impl StoreState {
             Some(Stored::Text { value, version }) => Current::Text {
                 value: SecretString::from(value.clone()),
                 version_id: format!("v{version}"),
+                written_at: self.written_at.get(name).copied(),
             },
         }
     }

@@ -124,6 +124,7 @@ fn the_host_is_read_as_airflow_reads_it_from_either_format() {
         Ok::<Current, ()>(Current::Text {
             value: SecretString::from(value.to_owned()),
             version_id: "v1".into(),
+            written_at: None,
         })
     };
     let current = [
@@ -164,6 +165,7 @@ fn without_a_token_the_refusal_still_says_where_it_would_have_gone() {
     let current = [Ok::<Current, ()>(Current::Text {
         value: SecretString::from(china.to_owned()),
         version_id: "v1".into(),
+        written_at: None,
     })];
     let targets = [target(r#"{"conn_id":"a"}"#, "us-east-1")];
     let settled = settle_all(
