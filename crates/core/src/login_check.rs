@@ -80,8 +80,9 @@ pub trait LoginCheck: std::fmt::Debug + Send + Sync {
 pub struct StoredLogin {
     /// The registry accepted it.
     pub accepted: bool,
-    /// When it was written plus ECR's 12 hours, RFC 3339; absent when the store does not
-    /// say when it was written.
+    /// When it was written plus the lifetime this run states for a login from the same
+    /// principal (ECR's 12 hours, or less: a pull role's session), RFC 3339; absent when
+    /// the store does not say when it was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stated_expiry: Option<String>,
     /// Refused while its stated expiry was still ahead.
@@ -92,13 +93,15 @@ pub struct StoredLogin {
 }
 
 impl StoredLogin {
-    /// From the check's result, when the value was written, and now.
+    /// From the check's result, when the value was written, how long a login from the
+    /// same principal is stated to last (the fresh one's), and now.
     pub fn judge(
         result: Result<(), LoginCheckError>,
         written_at: Option<SystemTime>,
+        lifetime: Duration,
         now: SystemTime,
     ) -> Self {
-        let expiry = written_at.map(|at| at + TOKEN_VALIDITY);
+        let expiry = written_at.map(|at| at + lifetime.min(TOKEN_VALIDITY));
         let (accepted, rejected, error) = match result {
             Ok(()) => (true, false, None),
             Err(LoginCheckError::Rejected { .. }) => (false, true, None),
@@ -158,22 +161,27 @@ mod tests {
                 status: 401,
             })
         };
-        let young = StoredLogin::judge(refused(), Some(now - HOUR), now);
+        let young = StoredLogin::judge(refused(), Some(now - HOUR), TOKEN_VALIDITY, now);
         assert!(young.died_early && !young.accepted);
         assert_eq!(young.stated_expiry, rfc3339(now + 11 * HOUR));
-        let old = StoredLogin::judge(refused(), Some(now - 13 * HOUR), now);
+        let old = StoredLogin::judge(refused(), Some(now - 13 * HOUR), TOKEN_VALIDITY, now);
         assert!(!old.died_early);
-        let unknown = StoredLogin::judge(refused(), None, now);
+        let unknown = StoredLogin::judge(refused(), None, TOKEN_VALIDITY, now);
         assert!(!unknown.died_early && unknown.stated_expiry.is_none());
-        let fine = StoredLogin::judge(Ok(()), Some(now - HOUR), now);
+        let fine = StoredLogin::judge(Ok(()), Some(now - HOUR), TOKEN_VALIDITY, now);
         assert!(fine.accepted && !fine.died_early);
         let unreachable = Err(LoginCheckError::Unreachable {
             host: "h".into(),
             reason: "timed out".into(),
         });
-        let unsure = StoredLogin::judge(unreachable, Some(now - HOUR), now);
+        let unsure = StoredLogin::judge(unreachable, Some(now - HOUR), TOKEN_VALIDITY, now);
         assert!(!unsure.accepted && !unsure.died_early);
         assert!(unsure.error.is_some_and(|e| e.contains("timed out")));
+        // A pull role's login is stated to last its session: refused two hours after it
+        // was written, it did not die early.
+        let role = StoredLogin::judge(refused(), Some(now - 2 * HOUR), HOUR, now);
+        assert!(!role.died_early);
+        assert_eq!(role.stated_expiry, rfc3339(now - HOUR));
     }
 
     #[test]

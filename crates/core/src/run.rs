@@ -262,12 +262,19 @@ async fn check_stored(
         .login_check
         .check(&login.host, &stored.username, &stored.password)
         .await;
-    let judged = StoredLogin::judge(result, stored.written_at, SystemTime::now());
+    // A stored login came from the same principal as the fresh one, so it was stated to
+    // last as long: a pull role's is its session, not the token's 12 hours.
+    let now = SystemTime::now();
+    let lifetime = login
+        .expires
+        .and_then(|(at, _)| at.duration_since(now).ok())
+        .unwrap_or(login_check::TOKEN_VALIDITY);
+    let judged = StoredLogin::judge(result, stored.written_at, lifetime, now);
     if judged.died_early {
         tracing::warn!(
             conn_id = %target.conn_id, registry = %login.host,
             stated_expiry = judged.stated_expiry.as_deref(),
-            "the stored login was refused before its stated expiry (written + 12 hours)"
+            "the stored login was refused before its stated expiry"
         );
     } else {
         tracing::debug!(
