@@ -3,6 +3,7 @@
 //! document PUT to its pre-signed `ResponseURL` ("Custom resource response objects", both
 //! in the CloudFormation User Guide). Pure: `deploy.rs` runs the refresh and sends it.
 
+use refresher_core::partition::PARTITIONS;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -73,10 +74,25 @@ pub fn parse(event: &Value) -> Result<CustomResourceRequest, String> {
     let empty = Map::new();
     let map = event.as_object().unwrap_or(&empty);
     let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
-    let response_url = text("ResponseURL")
+    let url = text("ResponseURL")
         .filter(|u| url::Url::parse(u).is_ok_and(|u| u.scheme() == "https" && u.has_host()))
-        .map(ResponseUrl)
         .ok_or("a CloudFormation custom resource request without an https ResponseURL")?;
+    let host = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    // CloudFormation's are pre-signed S3 URLs in AWS's own domains; an answer (which
+    // names connections and secrets) goes nowhere else, whoever sent the request.
+    let in_aws = PARTITIONS
+        .iter()
+        .any(|p| host.ends_with(&format!(".{}", p.dns_suffix)));
+    if !in_aws {
+        return Err(format!(
+            "a CloudFormation custom resource request whose ResponseURL is not in an AWS \
+             domain ({host}); nothing was written"
+        ));
+    }
+    let response_url = ResponseUrl(url);
     let echo = Echo {
         stack_id: text("StackId").unwrap_or_default(),
         request_id: text("RequestId").unwrap_or_default(),

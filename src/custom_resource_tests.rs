@@ -70,6 +70,26 @@ fn without_an_https_response_url_nobody_can_be_answered_and_the_url_is_not_repea
     }
     let parsed = parse(&request("Create")).unwrap();
     assert_eq!(format!("{parsed:?}").matches("Signature").count(), 0);
+    // An answer names connections and secrets: it goes to AWS's domains only.
+    for host in [
+        "attacker.example.com",
+        "s3.amazonaws.com.attacker.example",
+        "amazonaws.com",
+    ] {
+        let mut event = request("Create");
+        event["ResponseURL"] = json!(format!("https://{host}/x?sig=abc"));
+        let err = parse(&event).unwrap_err();
+        assert!(err.contains("not in an AWS domain"), "{host}: {err}");
+        assert!(!err.contains("sig=abc"), "{err}");
+    }
+    for host in [
+        "cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn",
+        "cloudformation-custom-resource-response-usgovwest1.s3-us-gov-west-1.amazonaws.com",
+    ] {
+        let mut event = request("Create");
+        event["ResponseURL"] = json!(format!("https://{host}/x?sig=abc"));
+        assert!(parse(&event).is_ok(), "{host}");
+    }
 }
 
 #[test]
