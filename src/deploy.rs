@@ -5,7 +5,7 @@
 
 use crate::app::{App, RunError};
 use crate::custom_resource::{self, CustomResourceRequest, RequestType, Response, Status};
-use crate::handler;
+use crate::metrics;
 use crate::stop::DEADLINE_MARGIN;
 use refresher_core::request::Request;
 use serde_json::{Map, Value, json};
@@ -50,7 +50,7 @@ pub async fn answer(
             let budget = left.map(|l| l.saturating_sub(ANSWER_RESERVE));
             let kept_back = ANSWER_RESERVE + DEADLINE_MARGIN;
             let result = app.run_within(Request::default(), budget, kept_back).await;
-            handler::emit_metrics(app, &result);
+            metrics::emit(app, &result);
             match result {
                 Ok(report) => {
                     let count = report.connections.len();

@@ -7,7 +7,6 @@ use crate::deploy;
 use crate::metrics;
 pub use crate::stop::DEADLINE_MARGIN;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use refresher_core::report::Outcomes;
 use refresher_core::report::{Report, StopReason};
 use refresher_core::request::Payload;
 use serde::Serialize;
@@ -83,46 +82,9 @@ pub async fn handle<P: Payload>(app: &App, event: LambdaEvent<P>) -> Result<Repo
     tracing::debug!(deadline_ms = context.deadline, time_left = ?left, "invocation");
     let result = app.run_until(request, left).await;
     if !dry_run {
-        emit_metrics(app, &result);
+        metrics::emit(app, &result);
     }
     result
-}
-
-/// The run's metrics, when it got as far as touching a connection.
-pub fn emit_metrics(app: &App, result: &Result<Report, RunError>) {
-    let Some(outcomes) = outcomes(result) else {
-        return;
-    };
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
-    let period = app
-        .settings
-        .as_ref()
-        .ok()
-        .and_then(|s| s.schedule)
-        .map(|s| s.period);
-    // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
-    println!(
-        "{}",
-        metrics::record(&function, &outcomes, SystemTime::now(), period)
-    );
-}
-
-/// What a run did to its connections, when it got as far as touching any: a run stopped
-/// by the deadline or a signal counts too, its unfinished connections as failed.
-pub fn outcomes(result: &Result<Report, RunError>) -> Option<Outcomes> {
-    match result {
-        Ok(report) => Some(Outcomes {
-            refreshed: report.connections.clone(),
-            ..Outcomes::default()
-        }),
-        Err(RunError::Refresh(e)) => Some(Outcomes {
-            refreshed: e.refreshed.clone(),
-            failed: e.failed.clone(),
-            unfinished: Vec::new(),
-        }),
-        Err(RunError::Stopped(s)) => Some(s.outcomes.clone()),
-        Err(_) => None,
-    }
 }
 
 #[cfg(test)]

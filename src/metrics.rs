@@ -1,7 +1,8 @@
 //! CloudWatch metrics in the Embedded Metric Format: one JSON line on stdout per run, turned
 //! into metrics by Lambda's log pipeline with no API call and no extra permission.
 
-use refresher_core::report::Outcomes;
+use crate::app::{App, RunError};
+use refresher_core::report::{Outcomes, Report};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +64,43 @@ pub fn record(
         }],
     });
     record
+}
+
+/// The run's metrics, when it got as far as touching a connection.
+pub fn emit(app: &App, result: &Result<Report, RunError>) {
+    let Some(outcomes) = outcomes(result) else {
+        return;
+    };
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let period = app
+        .settings
+        .as_ref()
+        .ok()
+        .and_then(|s| s.schedule)
+        .map(|s| s.period);
+    // EMF must be a bare JSON line on stdout, not wrapped by the log formatter.
+    println!(
+        "{}",
+        record(&function, &outcomes, SystemTime::now(), period)
+    );
+}
+
+/// What a run did to its connections, when it got as far as touching any: a run stopped
+/// by the deadline or a signal counts too, its unfinished connections as failed.
+pub fn outcomes(result: &Result<Report, RunError>) -> Option<Outcomes> {
+    match result {
+        Ok(report) => Some(Outcomes {
+            refreshed: report.connections.clone(),
+            ..Outcomes::default()
+        }),
+        Err(RunError::Refresh(e)) => Some(Outcomes {
+            refreshed: e.refreshed.clone(),
+            failed: e.failed.clone(),
+            unfinished: Vec::new(),
+        }),
+        Err(RunError::Stopped(s)) => Some(s.outcomes.clone()),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 mod common;
 
-use airflow_ecr_refresher::handler::{self, App, RunError};
+use airflow_ecr_refresher::handler::{App, RunError};
 use airflow_ecr_refresher::metrics;
 use common::binary;
 use common::fake_aws::{FakeAws, KEYS, start_lambda};
@@ -42,7 +42,7 @@ async fn at_the_deadline_the_report_names_what_was_written_and_what_was_not() {
 
     // a and c were written; b never answered.
     assert!(memory.text("p/a").is_some() && memory.text("p/c").is_some());
-    let outcomes = handler::outcomes(&result).expect("a stopped run has outcomes");
+    let outcomes = metrics::outcomes(&result).expect("a stopped run has outcomes");
     let err = result.unwrap_err();
     let RunError::Stopped(stopped) = &err else {
         panic!("expected a stop, got {err}");
