@@ -1,8 +1,15 @@
-//! Batch reads under a store's read quota: names a call, calls a second.
+//! Batch reads under a store's read quota: names a call, calls a second; and what a read
+//! says of when its value was written.
 
 use refresher_core::aws_error::AwsError;
 use refresher_core::pace;
 use refresher_core::store::Current;
+
+/// A read's timestamp (when the value was written) as a `SystemTime`; `None` if it is out
+/// of its range.
+pub(crate) fn system_time(at: &aws_smithy_types::DateTime) -> Option<std::time::SystemTime> {
+    std::time::SystemTime::try_from(*at).ok()
+}
 
 /// How a store's batch reads go out: names a call, calls a second.
 #[derive(Debug, Clone, Copy)]

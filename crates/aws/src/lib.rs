@@ -80,11 +80,6 @@ impl Aws {
     }
 }
 
-/// A store's timestamp as a `SystemTime`; `None` if it is out of its range.
-pub(crate) fn system_time(at: &aws_smithy_types::DateTime) -> Option<std::time::SystemTime> {
-    std::time::SystemTime::try_from(*at).ok()
-}
-
 /// Whether the SDK finds credentials, checked before any call: one line saying where it
 /// looked, or why they could not be loaded.
 pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), String> {

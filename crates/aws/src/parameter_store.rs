@@ -2,9 +2,8 @@
 //! paced, create or overwrite one, always as a `SecureString`, and put another writer's
 //! value back.
 
-use crate::batch::{ReadQuota, read_in_batches};
+use crate::batch::{ReadQuota, read_in_batches, system_time};
 use crate::sdk_error::from_sdk;
-use crate::system_time;
 use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{

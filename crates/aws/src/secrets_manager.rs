@@ -1,9 +1,8 @@
 //! AWS Secrets Manager as a `Store`: read many secrets in paced batches, create or update
 //! one, tell which version an update replaced, and put another writer's version back.
 
-use crate::batch::{ReadQuota, read_in_batches};
+use crate::batch::{ReadQuota, read_in_batches, system_time};
 use crate::sdk_error::from_sdk;
-use crate::system_time;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
