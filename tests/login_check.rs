@@ -209,3 +209,41 @@ async fn both_stores_say_when_the_value_was_written() {
         assert!(age < std::time::Duration::from_secs(300), "{name}: {age:?}");
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_proxy_fails_the_check_without_printing_its_credentials() {
+    let prefix = unique_prefix("login-check-proxy");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    // A proxy that is not there, named with a user and password as HTTPS_PROXY allows.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!(
+        "http://egress:Proxy-Pass-Sentinel@{}",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let out = run(&[
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        (
+            "AIRFLOW__SECRETS__BACKEND_KWARG__CONNECTIONS_PREFIX",
+            &prefix,
+        ),
+        ("CONNECTIONS", "docker_ecr"),
+        ("CHECK_LOGIN", "true"),
+        ("RUST_LOG", "trace"),
+        ("HTTPS_PROXY", &proxy),
+        ("NO_PROXY", "127.0.0.1,localhost"),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not be reached to check the login"),
+        "{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("Proxy-Pass-Sentinel"), "{text}");
+        assert!(!text.contains(MOTO_PASSWORD), "{text}");
+    }
+}
