@@ -38,9 +38,6 @@ pub struct App {
     pub region: Result<Region, ConfigError>,
     /// Its credentials are checked before any call, so that missing ones read as one line.
     sdk: Option<SdkConfig>,
-    /// For CloudFormation's `ResponseURL` (`deploy.rs`); a client that cannot be built
-    /// fails only the deploy-time refresh's answer.
-    pub https: Result<reqwest::Client, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +86,6 @@ impl App {
             settings,
             region: aws_environment(region.as_deref(), None),
             sdk: None,
-            https: refresher_aws::https::client(),
         }
     }
 

@@ -69,28 +69,17 @@ pub async fn answer(
         "answering CloudFormation"
     );
     let answer_by = left.map(|l| l.saturating_sub(started.elapsed()) + DEADLINE_MARGIN / 2);
-    send(
-        app,
-        response_url.expose(),
-        response.clone().body(),
-        answer_by,
-    )
-    .await?;
+    send(response_url.expose(), response.clone().body(), answer_by).await?;
     Ok(response)
 }
 
 /// PUTs the document, retrying a failure that may pass (a connection, a 5xx) while time
 /// is left. No Content-Type: the pre-signed URL was not signed with one (AWS's own
 /// `cfn-response` module sends it empty).
-async fn send(
-    app: &App,
-    url: &str,
-    body: String,
-    within: Option<Duration>,
-) -> Result<(), RunError> {
+async fn send(url: &str, body: String, within: Option<Duration>) -> Result<(), RunError> {
     let fail =
         |why: String| RunError::CloudFormation(format!("could not answer CloudFormation: {why}"));
-    let client = app.https.as_ref().map_err(|e| fail(e.clone()))?;
+    let client = refresher_aws::https::shared().map_err(fail)?;
     let started = Instant::now();
     let mut last = String::new();
     for attempt in 1..=3 {

@@ -6,9 +6,19 @@
 //! `SSL_CERT_DIR`, as OpenSSL does, for a corporate CA), and the egress proxy named by
 //! `HTTPS_PROXY` (`NO_PROXY` exempts hosts), as curl reads them.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The client: no redirects (a password or a pre-signed URL's answer goes to the host it
+static SHARED: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+
+/// The process's one client, built on first use: a run that only calls AWS's APIs never
+/// builds it (nor loads the platform's CAs for it). A client that cannot be built is an
+/// error for each use, never a panic.
+pub fn shared() -> Result<&'static reqwest::Client, String> {
+    SHARED.get_or_init(client).as_ref().map_err(Clone::clone)
+}
+
+/// A new client: no redirects (a password or a pre-signed URL's answer goes to the host it
 /// was meant for, nowhere else), HTTPS only, and timeouts well inside an invocation.
 pub fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()

@@ -11,19 +11,14 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use secrecy::{ExposeSecret, SecretString};
 
-/// Registries reached over HTTPS; the client is built once per process.
+/// Registries reached over HTTPS, with the process's one client (`https::shared`).
 #[derive(Debug)]
-pub struct Registries {
-    /// A client that could not be built fails each check that needs it, not the process.
-    client: Result<reqwest::Client, String>,
-}
+pub struct Registries;
 
 impl Registries {
-    /// With the process's one HTTPS client.
+    /// The registries, through the process's one HTTPS client.
     pub fn new() -> Self {
-        Self {
-            client: https::client(),
-        }
+        Self
     }
 }
 
@@ -49,7 +44,7 @@ impl LoginCheck for Registries {
             host: host.to_owned(),
             what,
         };
-        let client = self.client.as_ref().map_err(|e| unreachable(e.clone()))?;
+        let client = https::shared().map_err(unreachable)?;
         let url = version_check_url(host).ok_or_else(|| unexpected("not a host name".into()))?;
         // First without credentials: the password is sent only after the registry has
         // asked for a Basic login, as Docker's client does.
