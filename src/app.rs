@@ -117,19 +117,21 @@ impl App {
         request: Request,
         left: Option<Duration>,
     ) -> Result<Report, RunError> {
-        self.run_within(request, left, stop::DEADLINE_MARGIN).await
+        self.run_within(request, left, Duration::ZERO).await
     }
 
-    /// As `run_until`, for a caller that keeps `kept_back` (the margin included) before
-    /// the Lambda timeout for work of its own.
+    /// As `run_until`, stopping `reserve` earlier still, for a caller with work of its own
+    /// to do before the deadline.
     pub async fn run_within(
         &self,
         request: Request,
         left: Option<Duration>,
-        kept_back: Duration,
+        reserve: Duration,
     ) -> Result<Report, RunError> {
         let progress = Progress::default();
         let work = self.refresh(request, &progress);
+        let left = left.map(|l| l.saturating_sub(reserve));
+        let kept_back = stop::DEADLINE_MARGIN + reserve;
         match stop::until_stopped(work, left, kept_back).await {
             Ok(result) => result,
             Err(reason) => Err(RunError::Stopped(Stopped {

@@ -15,11 +15,7 @@ use std::time::{Duration, Instant};
 /// PUT, each given what is left of this.
 pub const ANSWER_RESERVE: Duration = Duration::from_secs(6);
 
-/// What the invocation returns once CloudFormation has its answer: the response document
-/// without the URL.
-pub type Answered = Response;
-
-/// Answers one CloudFormation request. `left` is the invocation's time before its
+/// Answers one CloudFormation request, returning what it was told (never the URL). `left` is the invocation's time before its
 /// deadline's margin (`None`: no usable deadline). An `Err` means CloudFormation could not
 /// be answered at all; a failed refresh is an `Ok` answered FAILED, so that Lambda never
 /// retries it (the deploy's failure is the signal, and the metrics count the failures).
@@ -27,7 +23,7 @@ pub async fn answer(
     app: &App,
     event: &Value,
     left: Option<Duration>,
-) -> Result<Answered, RunError> {
+) -> Result<Response, RunError> {
     let started = Instant::now();
     let request = custom_resource::parse(event).map_err(RunError::CloudFormation)?;
     let CustomResourceRequest {
@@ -47,9 +43,9 @@ pub async fn answer(
             Map::new(),
         ),
         Ok(RequestType::Create | RequestType::Update) => {
-            let budget = left.map(|l| l.saturating_sub(ANSWER_RESERVE));
-            let kept_back = ANSWER_RESERVE + DEADLINE_MARGIN;
-            let result = app.run_within(Request::default(), budget, kept_back).await;
+            let result = app
+                .run_within(Request::default(), left, ANSWER_RESERVE)
+                .await;
             metrics::emit(app, &result);
             match result {
                 Ok(report) => {

@@ -59,9 +59,7 @@ pub enum Answer {
 /// The runtime calls this with the payload's text (`main.rs`): CloudFormation's custom
 /// resource requests (`deploy.rs`), or a refresh request for `handle`.
 pub async fn dispatch(app: &App, event: LambdaEvent<Box<RawValue>>) -> Result<Answer, RunError> {
-    // Only an object can be CloudFormation's; anything else is refused by `handle`.
-    if event.payload.get().trim_start().starts_with('{')
-        && let Ok(value) = serde_json::from_str::<Value>(event.payload.get())
+    if let Ok(value) = serde_json::from_str::<Value>(event.payload.get())
         && custom_resource::is_custom_resource(&value)
     {
         let left = time_left(event.context.deadline, SystemTime::now());

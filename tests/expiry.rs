@@ -184,7 +184,7 @@ async fn app(store: &Store, sts: &Sts, schedule: Option<&str>, own: Option<Crede
             sts: StsAdapter::new(&sts_config),
         }),
         store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm))),
-        login_check: Arc::new(refresher_aws::login_check::Registries::new()),
+        login_check: Arc::new(refresher_aws::login_check::Registries),
     };
     let schedule = schedule.map(str::to_owned);
     let settings = Settings::from_lookup(move |k| match k {

@@ -87,7 +87,7 @@ pub fn app_sent(ecr_rules: &[&Rule], sm_rules: &[&Rule], connections: &str, sent
             sts: Sts::new(&aws_config::SdkConfig::builder().build()),
         }),
         store: Arc::new(Secrets::new(aws_sdk_secretsmanager::Client::from_conf(sm))),
-        login_check: Arc::new(refresher_aws::login_check::Registries::new()),
+        login_check: Arc::new(refresher_aws::login_check::Registries),
     };
     let settings = Settings::from_lookup(|k| (k == "CONNECTIONS").then(|| connections.to_owned()));
     App::with_aws(aws, settings, Some("us-east-1".into()))

@@ -18,9 +18,9 @@ pub fn shared() -> Result<&'static reqwest::Client, String> {
     SHARED.get_or_init(client).as_ref().map_err(Clone::clone)
 }
 
-/// A new client: no redirects (a password or a pre-signed URL's answer goes to the host it
+/// The client: no redirects (a password or a pre-signed URL's answer goes to the host it
 /// was meant for, nowhere else), HTTPS only, and timeouts well inside an invocation.
-pub fn client() -> Result<reqwest::Client, String> {
+fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .https_only(true)

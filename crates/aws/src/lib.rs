@@ -1,7 +1,7 @@
 //! The AWS adapters behind the core's traits: ECR and STS for `Logins`, Secrets Manager
 //! and Parameter Store for `Store`, a registry's `/v2/` over HTTPS for `LoginCheck`, built
-//! once per process from one `SdkConfig` and shared by every invocation. Errors leave here as the core's `AwsError`, never with a response
-//! body (`sdk_error.rs`).
+//! once per process from one `SdkConfig` and shared by every invocation. Errors leave here
+//! as the core's `AwsError`, never with a response body (`sdk_error.rs`).
 
 #![warn(missing_docs)]
 
@@ -75,7 +75,7 @@ impl Aws {
         Self {
             logins: Arc::new(AwsLogins::new(sdk)),
             store,
-            login_check: Arc::new(login_check::Registries::new()),
+            login_check: Arc::new(login_check::Registries),
         }
     }
 }

@@ -12,21 +12,8 @@ use reqwest::header::WWW_AUTHENTICATE;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Registries reached over HTTPS, with the process's one client (`https::shared`).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Registries;
-
-impl Registries {
-    /// The registries, through the process's one HTTPS client.
-    pub fn new() -> Self {
-        Self
-    }
-}
-
-impl Default for Registries {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 #[async_trait]
 impl LoginCheck for Registries {
@@ -117,12 +104,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_registry_is_named_without_its_url() {
-        let err = Registries::new()
+        let err = Registries
             .check("127.0.0.1", "AWS", &SecretString::from("pw".to_owned()))
             .await
             .unwrap_err();
         let LoginCheckError::Unreachable { host, reason } = &err else {
-            panic!("{err:?}");
+            panic!("{err}");
         };
         assert_eq!(host, "127.0.0.1");
         assert!(!reason.contains("/v2/"), "{reason}");

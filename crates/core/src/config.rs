@@ -75,15 +75,19 @@ impl Settings {
             .map(|raw| raw.parse())
             .transpose()
             .map_err(|problem| ConfigError::new(schedule::VARIABLE, problem))?;
-        let check_login = match var("CHECK_LOGIN") {
-            Some(raw) => parse_bool(&raw).ok_or_else(|| {
-                ConfigError::new(
-                    "CHECK_LOGIN",
-                    format!("{:?} is not \"true\" or \"false\"", raw.trim()),
-                )
-            })?,
-            None => false,
-        };
+        // `true` or `false` in any case: what the template's AllowedValues pass.
+        let check_login = var("CHECK_LOGIN")
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.to_ascii_lowercase().parse::<bool>().map_err(|_| {
+                    ConfigError::new(
+                        "CHECK_LOGIN",
+                        format!("{raw:?} is not \"true\" or \"false\""),
+                    )
+                })
+            })
+            .transpose()?
+            .unwrap_or(false);
         Ok(Self {
             connections,
             backend,
@@ -107,15 +111,6 @@ impl Settings {
                 })
                 .transpose()?,
         })
-    }
-}
-
-/// `true` or `false`, in any case: what the template's AllowedValues pass.
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
     }
 }
 

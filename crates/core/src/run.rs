@@ -8,7 +8,7 @@ use crate::destination;
 use crate::expiry::{self, rfc3339};
 use crate::failure::TargetFailure;
 use crate::login::{Login, Logins, RunLogins};
-use crate::login_check::{self, LoginCheck, LoginCheckError, StoredLogin};
+use crate::login_check::{self, LoginCheck, StoredLogin};
 use crate::pace;
 use crate::plan::{self, Decision, Found, Plan, Rules, Step};
 use crate::report::{Failed, Outcomes, Progress, RefreshFailed, Refreshed, Report};
@@ -208,7 +208,8 @@ async fn carry_out(
     let action = action.map_err(|cause| failed(cause, None))?;
     // After the write (in a dry run, the login it would write), as Docker will use it.
     let logged_in = if check_login {
-        check_fresh(ports.login_check, &login).await
+        let (host, user) = (&login.host, &login.username);
+        ports.login_check.check(host, user, &login.password).await
     } else {
         Ok(())
     };
@@ -239,12 +240,6 @@ async fn carry_out(
         return Err(failed(cause, written));
     }
     Ok(refreshed)
-}
-
-async fn check_fresh(check: &dyn LoginCheck, login: &Login) -> Result<(), LoginCheckError> {
-    check
-        .check(&login.host, &login.username, &login.password)
-        .await
 }
 
 /// The stored login, when it is one for the host the fresh login is for: still accepted,
